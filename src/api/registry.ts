@@ -1,0 +1,155 @@
+import type { KubeObject, StatusCause } from './types';
+import { tableColumns, type TableColumn } from './columns';
+import { schemas, type JSONSchema } from './schemas';
+import { defaulters } from './defaults';
+import { semanticValidators } from './validation';
+
+/**
+ * One row per resource kind. The API server's router, discovery, validation,
+ * defaulting, field selectors and table printing are all driven by this
+ * table: adding a kind to mk is adding a row here (plus its schema, columns
+ * and defaults in the neighbouring files), never writing a new router.
+ */
+export interface ResourceType {
+  /** API group; '' is the legacy core group served under /api/v1. */
+  group: string;
+  version: string;
+  kind: string;
+  listKind: string;
+  /** The URL path segment: `pods`, `deployments`. */
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  /**
+   * Subresources served for this kind. `status` also switches on the
+   * spec/status split: the main resource ignores status changes and the
+   * status subresource ignores everything but status.
+   */
+  subresources: string[];
+  /** Fields usable in a fieldSelector besides metadata.name and metadata.namespace. */
+  selectableFields: string[];
+  /** Whether spec changes bump metadata.generation (kinds with a spec do). */
+  hasGeneration: boolean;
+  columns: TableColumn[];
+  schema: JSONSchema;
+  /** Fills in defaults in place, the way the Kubernetes API server defaults on write. */
+  defaults?: (obj: KubeObject) => void;
+  /** Checks beyond the JSON schema (cross-field rules, immutable fields on update). */
+  validate?: (obj: KubeObject, old?: KubeObject) => StatusCause[];
+}
+
+interface Row {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  categories?: string[];
+  subresources?: string[];
+  selectableFields?: string[];
+  hasGeneration?: boolean;
+}
+
+const rows: Row[] = [
+  { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], subresources: ['status', 'finalize'], selectableFields: ['status.phase'], hasGeneration: false },
+  {
+    group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], categories: ['all'],
+    subresources: ['status', 'binding', 'log', 'exec', 'eviction'],
+    selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+    hasGeneration: false,
+  },
+  { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'], subresources: ['status'], selectableFields: ['spec.unschedulable'], hasGeneration: false },
+  { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], categories: ['all'], subresources: ['status'], hasGeneration: false },
+  { group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', namespaced: true, shortNames: ['ep'], hasGeneration: false },
+  { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, shortNames: ['cm'], hasGeneration: false },
+  { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true, selectableFields: ['type'], hasGeneration: false },
+  {
+    group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'],
+    selectableFields: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+    hasGeneration: false,
+  },
+  { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'], hasGeneration: false },
+  { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], categories: ['all'], subresources: ['status', 'scale'] },
+  { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, shortNames: ['rs'], categories: ['all'], subresources: ['status', 'scale'] },
+  { group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', namespaced: true, shortNames: ['ds'], categories: ['all'], subresources: ['status'] },
+  { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, hasGeneration: false },
+];
+
+function build(row: Row): ResourceType {
+  const key = row.group ? `${row.plural}.${row.group}` : row.plural;
+  return {
+    group: row.group,
+    version: row.version,
+    kind: row.kind,
+    listKind: `${row.kind}List`,
+    plural: row.plural,
+    singular: row.kind.toLowerCase(),
+    namespaced: row.namespaced,
+    shortNames: row.shortNames ?? [],
+    categories: row.categories ?? [],
+    subresources: row.subresources ?? [],
+    selectableFields: row.selectableFields ?? [],
+    hasGeneration: row.hasGeneration ?? true,
+    columns: tableColumns[key] ?? [],
+    schema: schemas[row.kind] ?? { type: 'object' },
+    defaults: defaulters[row.kind],
+    validate: semanticValidators[row.kind],
+  };
+}
+
+export const resourceTypes: ResourceType[] = rows.map(build);
+
+/** `apps/v1`, or `v1` for the core group. */
+export function apiVersionOf(rt: ResourceType): string {
+  return rt.group ? `${rt.group}/${rt.version}` : rt.version;
+}
+
+/** The store key prefix of a kind; every object of it lives below this. */
+export function storagePrefix(rt: ResourceType): string {
+  return rt.group ? `/registry/${rt.group}/${rt.plural}/` : `/registry/${rt.plural}/`;
+}
+
+/** The store key of one object. */
+export function storageKey(rt: ResourceType, namespace: string | undefined, name: string): string {
+  return rt.namespaced ? `${storagePrefix(rt)}${namespace}/${name}` : `${storagePrefix(rt)}${name}`;
+}
+
+const byGroupVersionPlural = new Map<string, ResourceType>();
+const byApiVersionKind = new Map<string, ResourceType>();
+for (const rt of resourceTypes) {
+  byGroupVersionPlural.set(`${rt.group}/${rt.version}/${rt.plural}`, rt);
+  byApiVersionKind.set(`${apiVersionOf(rt)}/${rt.kind}`, rt);
+}
+
+/** The kind served at /api(s)/{group}/{version}/{plural}, if any. */
+export function lookupResource(group: string, version: string, plural: string): ResourceType | undefined {
+  return byGroupVersionPlural.get(`${group}/${version}/${plural}`);
+}
+
+/** The kind of a manifest's `apiVersion` + `kind`, if mk serves it. */
+export function lookupKind(apiVersion: string, kind: string): ResourceType | undefined {
+  return byApiVersionKind.get(`${apiVersion}/${kind}`);
+}
+
+/**
+ * Resolves what a user typed (`po`, `pod`, `pods`, `Pod`, `deployments.apps`,
+ * `deploy`) to a kind, the way kubectl's RESTMapper does.
+ */
+export function resolveResourceName(name: string): ResourceType | undefined {
+  const lower = name.toLowerCase();
+  const [base, ...groupParts] = lower.split('.');
+  const group = groupParts.join('.');
+  return resourceTypes.find(
+    (rt) =>
+      (!group || rt.group === group) &&
+      (rt.plural === base || rt.singular === base || rt.shortNames.includes(base) || rt.kind.toLowerCase() === base),
+  );
+}
+
+/** All kinds in a category such as `all`. */
+export function resourcesInCategory(category: string): ResourceType[] {
+  return resourceTypes.filter((rt) => rt.categories.includes(category));
+}
