@@ -1,0 +1,331 @@
+import type { NextFunction, Request, Response } from 'express';
+import { apiVersionOf, type ResourceType } from '../api/registry';
+import { labelSelectorToString, labelSelectorFromObject, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../api/selectors';
+import { applyJsonPatch, applyMergePatch } from '../api/patch';
+import { buildTable } from '../api/table';
+import type { KubeObject } from '../api/types';
+import type { FieldValidation } from '../api/validation';
+import type { CachedObject } from '../storage/watch-cache';
+import { badRequest, gone, invalid, methodNotAllowed, unsupportedMediaType } from './errors';
+import { bodyType, parseBody, parseResourcePath, readBody, type ResourceRequest } from './request';
+import type { DeleteOptions, ResourceStorage, WriteOptions, WriteResult } from './resources';
+import { serveWatch, type ObjectFilter, type WatchOptions } from './watch';
+
+type Query = Record<string, string | undefined>;
+
+function sendJson(res: Response, code: number, body: string, warnings: string[] = []): void {
+  const headers: Record<string, string | string[]> = { 'Content-Type': 'application/json' };
+  if (warnings.length) headers.Warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+  res.writeHead(code, headers);
+  res.end(body);
+}
+
+/** True when the client asked for server-side printing (`kubectl get` does). */
+function wantsTable(req: Request): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.includes('as=Table');
+}
+
+function writeOptions(q: Query): WriteOptions {
+  const fv = q.fieldValidation;
+  if (fv && fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
+    throw badRequest(`fieldValidation must be one of "Strict", "Warn" or "Ignore", got "${fv}"`);
+  }
+  if (q.dryRun && q.dryRun !== 'All') throw badRequest(`dryRun must be "All", got "${q.dryRun}"`);
+  return { dryRun: q.dryRun === 'All', fieldValidation: fv as FieldValidation | undefined };
+}
+
+function deleteOptions(q: Query, body: any): DeleteOptions {
+  const opts: DeleteOptions = {};
+  const grace = q.gracePeriodSeconds ?? body?.gracePeriodSeconds;
+  if (grace !== undefined && grace !== null) {
+    const n = Number(grace);
+    if (!Number.isInteger(n)) throw badRequest(`gracePeriodSeconds must be an integer, got "${grace}"`);
+    opts.gracePeriodSeconds = Math.max(0, n);
+  }
+  const policy = q.propagationPolicy ?? body?.propagationPolicy;
+  if (policy !== undefined) {
+    if (policy !== 'Background' && policy !== 'Foreground' && policy !== 'Orphan') {
+      throw badRequest(`propagationPolicy must be one of "Background", "Foreground" or "Orphan", got "${policy}"`);
+    }
+    opts.propagationPolicy = policy;
+  } else if (body?.orphanDependents === true) {
+    opts.propagationPolicy = 'Orphan';
+  }
+  if (body?.preconditions) opts.preconditions = body.preconditions;
+  opts.dryRun = q.dryRun === 'All' || (Array.isArray(body?.dryRun) && body.dryRun.includes('All'));
+  return opts;
+}
+
+/** The namespace and selector filter a list, watch or deletecollection applies. */
+function objectFilter(rt: ResourceType, namespace: string | undefined, q: Query): ObjectFilter {
+  const labels = q.labelSelector ? parseLabelSelector(q.labelSelector) : undefined;
+  const fields = q.fieldSelector ? parseFieldSelector(q.fieldSelector, rt.selectableFields) : undefined;
+  return (obj) =>
+    (!namespace || obj.metadata.namespace === namespace) &&
+    (!labels || matchesLabels(labels, obj.metadata.labels)) &&
+    (!fields || matchesFields(fields, obj));
+}
+
+interface ContinueToken {
+  /** The key of the last object returned; the next page starts after it. */
+  start: string;
+  rv: number;
+}
+
+function decodeContinue(token: string): ContinueToken {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (typeof parsed.start === 'string' && typeof parsed.rv === 'number') return parsed;
+  } catch {
+    // fall through to the error below
+  }
+  throw badRequest('invalid continue token');
+}
+
+/**
+ * The generic REST handlers: one set of verbs for every kind in the
+ * registry. Anything that is not a resource path falls through to `next`.
+ */
+export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<WatchOptions, 'asTable'>) {
+  const handlers = {
+    list(req: Request, res: Response, r: ResourceRequest, q: Query): void {
+      const { rt, namespace } = r;
+      const filter = objectFilter(rt, namespace, q);
+      if (r.watchPath || q.watch === 'true' || q.watch === '1') {
+        const rv = q.resourceVersion;
+        if (rv && rv !== '0' && !/^\d+$/.test(rv)) throw badRequest(`invalid resource version "${rv}"`);
+        void resources.store.compactedRevision().then((compacted) => {
+          if (rv && rv !== '0' && Number(rv) < compacted) {
+            const status = gone(`too old resource version: ${rv} (${compacted + 1})`).toStatus();
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
+            return;
+          }
+          const asTable = wantsTable(req) ? (obj: KubeObject) => buildTable(rt, [obj], { now: Date.now(), wide: q.includeObject === 'Object' }) : undefined;
+          serveWatch(req, res, rt, resources, filter, { ...watchOptions, asTable });
+        }).catch((err) => res.destroy(err));
+        return;
+      }
+
+      const { items, revision } = resources.list(rt, namespace);
+      let start = 0;
+      if (q.continue) {
+        const token = decodeContinue(q.continue);
+        start = items.findIndex((i) => i.key > token.start);
+        if (start < 0) start = items.length;
+      }
+      const limit = q.limit ? Number(q.limit) : 0;
+      if (q.limit && (!Number.isInteger(limit) || limit < 0)) throw badRequest(`limit must be a non-negative integer, got "${q.limit}"`);
+      const page: CachedObject[] = [];
+      let next: string | undefined;
+      for (let i = start; i < items.length; i++) {
+        if (!filter(items[i].object)) continue;
+        if (limit && page.length === limit) {
+          next = Buffer.from(JSON.stringify({ start: page[page.length - 1].key, rv: revision })).toString('base64url');
+          break;
+        }
+        page.push(items[i]);
+      }
+
+      if (wantsTable(req)) {
+        const table = buildTable(rt, page.map((p) => p.object), { now: Date.now(), includeObject: q.includeObject === 'Object' }) as any;
+        table.metadata = { resourceVersion: String(revision), ...(next ? { continue: next } : {}) };
+        sendJson(res, 200, JSON.stringify(table));
+        return;
+      }
+      const meta = `{"resourceVersion":"${revision}"${next ? `,"continue":"${next}"` : ''}}`;
+      const body = `{"kind":"${rt.listKind}","apiVersion":"${apiVersionOf(rt)}","metadata":${meta},"items":[${page.map((p) => p.json).join(',')}]}`;
+      sendJson(res, 200, body);
+    },
+
+    async create(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+      const obj = await readObject(req);
+      const result = await resources.create(r.rt, r.namespace, obj as KubeObject, writeOptions(q));
+      sendWritten(res, 201, result);
+    },
+
+    get(req: Request, res: Response, r: ResourceRequest): void {
+      const found = resources.get(r.rt, r.namespace, r.name!);
+      if (wantsTable(req)) {
+        sendJson(res, 200, JSON.stringify(buildTable(r.rt, [found.object], { now: Date.now() })));
+        return;
+      }
+      sendJson(res, 200, found.json);
+    },
+
+    async update(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+      const obj = (await readObject(req)) as KubeObject;
+      const sub = r.subresource === 'status' ? 'status' : undefined;
+      sendWritten(res, 200, await resources.update(r.rt, r.namespace, r.name!, obj, writeOptions(q), sub));
+    },
+
+    async patch(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+      const type = bodyType(req.headers['content-type']);
+      const patch = parseBody(await readBody(req), type);
+      const sub = r.subresource === 'status' ? 'status' : undefined;
+      const apply = patcher(type, patch);
+      sendWritten(res, 200, await resources.guaranteedUpdate(r.rt, r.namespace, r.name!, undefined, apply, writeOptions(q), sub));
+    },
+
+    async delete(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+      const raw = await readBody(req);
+      const body = raw.length ? parseBody(raw, 'json') : undefined;
+      const result = await resources.delete(r.rt, r.namespace, r.name!, deleteOptions(q, body));
+      sendJson(res, result.removed ? 200 : 202, result.object.json);
+    },
+
+    async deleteCollection(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+      const raw = await readBody(req);
+      const opts = deleteOptions(q, raw.length ? parseBody(raw, 'json') : undefined);
+      const filter = objectFilter(r.rt, r.namespace, q);
+      const victims = resources.list(r.rt, r.namespace).items.filter((i) => filter(i.object));
+      const deleted: string[] = [];
+      for (const v of victims) {
+        try {
+          const out = await resources.delete(r.rt, v.object.metadata.namespace, v.object.metadata.name!, opts);
+          deleted.push(out.object.json);
+        } catch (err) {
+          // Something else deleted it first: that is what was asked for.
+          if ((err as { code?: number }).code !== 404) throw err;
+        }
+      }
+      const body = `{"kind":"${r.rt.listKind}","apiVersion":"${apiVersionOf(r.rt)}","metadata":{},"items":[${deleted.join(',')}]}`;
+      sendJson(res, 200, body);
+    },
+
+    async binding(req: Request, res: Response, r: ResourceRequest): Promise<void> {
+      const binding = (await readObject(req)) as KubeObject;
+      await resources.bind(r.rt, r.namespace!, r.name!, binding);
+      sendJson(res, 201, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }));
+    },
+
+    async scale(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+      if (req.method === 'GET') {
+        sendJson(res, 200, JSON.stringify(toScale(resources.get(r.rt, r.namespace, r.name!).object)));
+        return;
+      }
+      let desired: KubeObject;
+      if (req.method === 'PUT') {
+        desired = (await readObject(req)) as KubeObject;
+      } else {
+        const type = bodyType(req.headers['content-type']);
+        const patch = parseBody(await readBody(req), type);
+        desired = patcher(type, patch)(toScale(resources.get(r.rt, r.namespace, r.name!).object)) as KubeObject;
+      }
+      const replicas = desired?.spec?.replicas;
+      if (!Number.isInteger(replicas) || replicas < 0) {
+        throw invalid({ group: 'autoscaling', plural: 'scale', kind: 'Scale' }, r.name!, [
+          { field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
+        ]);
+      }
+      const precondition = desired.metadata?.resourceVersion;
+      const result = await resources.guaranteedUpdate(r.rt, r.namespace, r.name!, precondition, (obj) => {
+        obj.spec = { ...obj.spec, replicas };
+        return obj;
+      }, writeOptions(q));
+      sendJson(res, 200, JSON.stringify(toScale(result.object.object)));
+    },
+
+    async finalize(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+      const ns = (await readObject(req)) as KubeObject;
+      const finalizers = ns?.spec?.finalizers ?? [];
+      const result = await resources.guaranteedUpdate(r.rt, undefined, r.name!, ns.metadata?.resourceVersion, (obj) => {
+        obj.spec = { ...obj.spec, finalizers };
+        return obj;
+      }, writeOptions(q), 'status');
+      sendWritten(res, 200, result);
+    },
+  };
+
+  function sendWritten(res: Response, code: number, result: WriteResult): void {
+    sendJson(res, code, result.object.json, result.warnings);
+  }
+
+  async function dispatch(req: Request, res: Response, r: ResourceRequest): Promise<void> {
+    const q = req.query as Query;
+    const m = req.method;
+    if (!r.name) {
+      if (m === 'GET') return handlers.list(req, res, r, q);
+      if (m === 'POST' && (r.namespace !== undefined || !r.rt.namespaced)) return handlers.create(req, res, r, q);
+      if (m === 'DELETE') return handlers.deleteCollection(req, res, r, q);
+      throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+    }
+    if (r.rt.namespaced && r.namespace === undefined) {
+      throw badRequest(`${r.rt.plural} is a namespaced resource: use /namespaces/{namespace}/${r.rt.plural}/${r.name}`);
+    }
+    switch (r.subresource) {
+      case undefined:
+        if (m === 'GET') return handlers.get(req, res, r);
+        if (m === 'PUT') return handlers.update(req, res, r, q);
+        if (m === 'PATCH') return handlers.patch(req, res, r, q);
+        if (m === 'DELETE') return handlers.delete(req, res, r, q);
+        break;
+      case 'status':
+        if (m === 'GET') return handlers.get(req, res, r);
+        if (m === 'PUT') return handlers.update(req, res, r, q);
+        if (m === 'PATCH') return handlers.patch(req, res, r, q);
+        break;
+      case 'binding':
+        if (m === 'POST') return handlers.binding(req, res, r);
+        break;
+      case 'scale':
+        if (m === 'GET' || m === 'PUT' || m === 'PATCH') return handlers.scale(req, res, r, q);
+        break;
+      case 'finalize':
+        if (m === 'PUT') return handlers.finalize(req, res, r, q);
+        break;
+    }
+    throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+  }
+
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const r = parseResourcePath(req.path);
+    if (!r) return next();
+    await dispatch(req, res, r);
+  };
+}
+
+async function readObject(req: Request): Promise<unknown> {
+  const type = bodyType(req.headers['content-type']);
+  if (type !== 'json' && type !== 'yaml') throw unsupportedMediaType(`${req.headers['content-type']} is only accepted for PATCH`);
+  const obj = parseBody(await readBody(req), type);
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw badRequest('the request body must be a JSON or YAML object');
+  return obj;
+}
+
+/** How a PATCH body of a given media type turns the current object into the desired one. */
+function patcher(type: string, patch: unknown): (current: KubeObject) => KubeObject {
+  switch (type) {
+    case 'merge-patch':
+      if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a merge patch must be a JSON object');
+      return (current) => applyMergePatch(current, patch);
+    case 'json-patch':
+      return (current) => applyJsonPatch(current, patch);
+    case 'strategic-merge-patch':
+    case 'apply-patch':
+      throw unsupportedMediaType(`${type === 'apply-patch' ? 'server-side apply' : 'strategic merge patch'} is not supported by this version of mk yet; use application/merge-patch+json or application/json-patch+json`);
+    default:
+      throw unsupportedMediaType(`PATCH needs a patch media type (application/merge-patch+json or application/json-patch+json), got ${type}`);
+  }
+}
+
+/** The autoscaling/v1 Scale view of a workload, for the `scale` subresource. */
+function toScale(obj: KubeObject): KubeObject {
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: {
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+      uid: obj.metadata.uid,
+      resourceVersion: obj.metadata.resourceVersion,
+      creationTimestamp: obj.metadata.creationTimestamp,
+    },
+    spec: { replicas: obj.spec?.replicas ?? 0 },
+    status: {
+      replicas: obj.status?.replicas ?? 0,
+      selector: obj.spec?.selector ? labelSelectorToString(labelSelectorFromObject(obj.spec.selector)) : '',
+    },
+  };
+}

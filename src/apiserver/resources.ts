@@ -1,0 +1,444 @@
+import { randomUUID, randomInt } from 'node:crypto';
+import { storageKey, storagePrefix, resourceTypes, type ResourceType } from '../api/registry';
+import type { KubeObject, StatusCause } from '../api/types';
+import { validateObject, type FieldValidation } from '../api/validation';
+import type { Store } from '../storage';
+import { WatchCache, type CachedObject } from '../storage/watch-cache';
+import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, ApiError } from './errors';
+
+/**
+ * The generic registry store: what every kind's create, update, delete and
+ * get mean, layered over the datastore and the per-kind watch caches. The
+ * HTTP handlers translate requests into these calls; nothing here knows
+ * about HTTP. This is the counterpart of Kubernetes' registry/generic Store
+ * plus the per-kind "strategies" (which here are rows in the registry).
+ */
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  fieldValidation?: FieldValidation;
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+/**
+ * Which part of an object a write may change: 'status' (the status
+ * subresource), 'binding' (the scheduler's pods/binding), or the whole
+ * object when undefined.
+ */
+export type Subresource = 'status' | 'binding';
+
+export interface WriteResult {
+  object: CachedObject;
+  warnings: string[];
+}
+
+export interface DeleteResult {
+  object: CachedObject;
+  /** False when deletion only started (grace period or finalizers pending). */
+  removed: boolean;
+}
+
+/** Kubernetes' alphabet for generateName suffixes: no vowels, no look-alike digits. */
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+const MAX_CONFLICT_RETRIES = 8;
+
+function randomSuffix(): string {
+  let s = '';
+  for (let i = 0; i < 5; i++) s += NAME_ALPHABET[randomInt(NAME_ALPHABET.length)];
+  return s;
+}
+
+/** RFC 3339 with second precision, as Kubernetes writes metav1.Time. */
+export function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Serializes an object for the datastore: apiVersion, kind and metadata
+ * first, and no resourceVersion (the store's revision is the version).
+ * The fixed layout is what lets `decode` stamp the version without a
+ * second JSON.stringify.
+ */
+export function encode(obj: KubeObject): string {
+  const { apiVersion, kind, metadata, ...rest } = obj;
+  const { resourceVersion: _rv, ...meta } = metadata;
+  return JSON.stringify({ apiVersion, kind, metadata: meta, ...rest });
+}
+
+/** Parses a stored value and stamps `metadata.resourceVersion` from the revision. */
+export function decode(value: string, revision: number): { object: KubeObject; json: string } {
+  const object = JSON.parse(value) as KubeObject;
+  const rv = String(revision);
+  object.metadata.resourceVersion = rv;
+  const at = value.indexOf('"metadata":{') + '"metadata":{'.length;
+  const json = `${value.slice(0, at)}"resourceVersion":"${rv}"${value[at] === '}' ? '' : ','}${value.slice(at)}`;
+  return { object, json };
+}
+
+/** Everything of an object except metadata and status: a change here bumps generation. */
+function specOf(obj: KubeObject): string {
+  const { metadata: _m, status: _s, resourceVersion: _r, ...rest } = obj;
+  return JSON.stringify(rest);
+}
+
+function hasStatusSubresource(rt: ResourceType): boolean {
+  return rt.subresources.includes('status');
+}
+
+export class ResourceStorage {
+  private readonly caches = new Map<ResourceType, WatchCache>();
+
+  constructor(
+    readonly store: Store,
+    private readonly now: () => Date = () => new Date(),
+    cacheCapacity?: number,
+  ) {
+    for (const rt of resourceTypes) {
+      this.caches.set(rt, new WatchCache(store, storagePrefix(rt), decode, cacheCapacity));
+    }
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.caches.values()].map((c) => c.start()));
+  }
+
+  stop(): void {
+    for (const c of this.caches.values()) c.stop();
+  }
+
+  cache(rt: ResourceType): WatchCache {
+    return this.caches.get(rt)!;
+  }
+
+  get(rt: ResourceType, namespace: string | undefined, name: string): CachedObject {
+    const found = this.cache(rt).get(storageKey(rt, namespace, name));
+    if (!found) throw notFound(rt, name);
+    return found;
+  }
+
+  /** The objects of a kind, in one namespace or (namespace undefined) all of them. */
+  list(rt: ResourceType, namespace: string | undefined): { items: CachedObject[]; revision: number } {
+    const cache = this.cache(rt);
+    const prefix = rt.namespaced && namespace ? `${storagePrefix(rt)}${namespace}/` : storagePrefix(rt);
+    return { items: cache.list(prefix), revision: cache.revision };
+  }
+
+  async create(rt: ResourceType, namespace: string | undefined, obj: KubeObject, opts: WriteOptions = {}): Promise<WriteResult> {
+    this.checkTypeMeta(rt, obj);
+    const meta = (obj.metadata ??= {});
+    if (rt.namespaced) {
+      if (meta.namespace && namespace && meta.namespace !== namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = meta.namespace || namespace || 'default';
+      this.checkNamespaceAcceptsContent(meta.namespace);
+    } else {
+      delete meta.namespace;
+    }
+    if (!meta.name && meta.generateName) meta.name = meta.generateName + randomSuffix();
+    if (!meta.name) {
+      throw invalid(rt, '', [{ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' }]);
+    }
+    if (meta.resourceVersion) {
+      throw invalid(rt, meta.name, [{ field: 'metadata.resourceVersion', message: 'Invalid value: must be empty on create' }]);
+    }
+    meta.uid = randomUUID();
+    meta.creationTimestamp = timestamp(this.now());
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    if (rt.hasGeneration) meta.generation = 1;
+    else delete meta.generation;
+    this.prepareForCreate(rt, obj);
+
+    const warnings = this.admit(rt, obj, undefined, opts);
+    if (opts.dryRun) return { object: this.dryRunResult(obj), warnings };
+
+    const key = storageKey(rt, meta.namespace, meta.name);
+    const result = await this.store.create(key, encode(obj));
+    if (!result.ok) throw alreadyExists(rt, meta.name);
+    return { object: this.cached(rt, key, result.kv.revision), warnings };
+  }
+
+  /**
+   * Replaces an object (PUT). With `subresource: 'status'` only the status
+   * changes; otherwise the status of kinds with a status subresource is kept.
+   * A resourceVersion in the body is a precondition: stale means 409.
+   */
+  async update(
+    rt: ResourceType, namespace: string | undefined, name: string, obj: KubeObject,
+    opts: WriteOptions = {}, subresource?: 'status',
+  ): Promise<WriteResult> {
+    this.checkTypeMeta(rt, obj);
+    const meta = obj.metadata ?? {};
+    if (meta.name && meta.name !== name) {
+      throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
+    }
+    if (rt.namespaced && meta.namespace && meta.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    return this.guaranteedUpdate(rt, namespace, name, meta.resourceVersion, () => structuredClone(obj), opts, subresource);
+  }
+
+  /**
+   * Read-modify-write with the current object: `mutate` gets a private copy
+   * and returns the desired object. Used by PATCH and by subresources. When
+   * the caller gave no resourceVersion, a write that loses a race is retried
+   * against the newer object, as the Kubernetes API server does for patches.
+   */
+  async guaranteedUpdate(
+    rt: ResourceType, namespace: string | undefined, name: string, precondition: string | undefined,
+    mutate: (current: KubeObject) => KubeObject | Promise<KubeObject>,
+    opts: WriteOptions = {}, subresource?: Subresource,
+  ): Promise<WriteResult> {
+    const key = storageKey(rt, namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      const current = this.get(rt, namespace, name);
+      if (precondition && precondition !== current.object.metadata.resourceVersion) {
+        throw conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      }
+      const old = JSON.parse(current.json) as KubeObject;
+      const desired = await mutate(JSON.parse(current.json) as KubeObject);
+      const rv = desired.metadata?.resourceVersion;
+      if (rv && rv !== current.object.metadata.resourceVersion) {
+        throw conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      }
+      const next = this.prepareForUpdate(rt, desired, old, subresource);
+      // Status and binding writes leave the spec as it was, so only the shape of what changed is checked.
+      const warnings = subresource ? [] : this.admit(rt, next, old, opts);
+      if (subresource === 'status') this.checkValid(rt, next, undefined, 'Ignore');
+
+      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && old.metadata.finalizers?.length) {
+        // The last finalizer is gone: deletion that was waiting on it completes now.
+        if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
+        const removed = await this.store.delete(key, current.revision);
+        if (removed.ok) return { object: this.cached(rt, key, removed.kv.revision, removed.kv.value), warnings };
+      } else {
+        const value = encode(next);
+        if (value === encode(old)) return { object: current, warnings }; // no-op writes do not bump the version
+        if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
+        const written = await this.store.update(key, value, current.revision);
+        if (written.ok) return { object: this.cached(rt, key, written.kv.revision), warnings };
+        if (written.reason === 'notfound') throw notFound(rt, name);
+      }
+      if (precondition || attempt >= MAX_CONFLICT_RETRIES) {
+        throw conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      }
+    }
+  }
+
+  /**
+   * Deletes the Kubernetes way: objects with finalizers, and pods on a node
+   * with a grace period, are only marked (deletionTimestamp) and go away
+   * later; everything else is removed now.
+   */
+  async delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
+    const key = storageKey(rt, namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      const current = this.get(rt, namespace, name);
+      const obj = JSON.parse(current.json) as KubeObject;
+      const pre = opts.preconditions;
+      if (pre?.uid && pre.uid !== obj.metadata.uid) {
+        throw conflict(rt, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== obj.metadata.resourceVersion) {
+        throw conflict(rt, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`);
+      }
+
+      const marked = this.markForDeletion(rt, obj, opts);
+      if (marked === 'unchanged') return { object: current, removed: false };
+      if (opts.dryRun) return { object: current, removed: marked === 'remove' };
+
+      if (marked === 'remove') {
+        const removed = await this.store.delete(key, current.revision);
+        if (removed.ok) return { object: this.cached(rt, key, removed.kv.revision, removed.kv.value), removed: true };
+        if (removed.reason === 'notfound') throw notFound(rt, name);
+      } else {
+        const written = await this.store.update(key, encode(obj), current.revision);
+        if (written.ok) return { object: this.cached(rt, key, written.kv.revision), removed: false };
+        if (written.reason === 'notfound') throw notFound(rt, name);
+      }
+      if (attempt >= MAX_CONFLICT_RETRIES) throw conflict(rt, name, 'the object was modified while being deleted');
+    }
+  }
+
+  /** POST pods/NAME/binding: assigns a pending pod to a node, once. */
+  async bind(rt: ResourceType, namespace: string, name: string, binding: KubeObject): Promise<WriteResult> {
+    const nodeName = binding.target?.name;
+    if (!nodeName || typeof nodeName !== 'string') {
+      throw invalid(rt, name, [{ field: 'target.name', reason: 'FieldValueRequired', message: 'Required value' }]);
+    }
+    if (binding.metadata?.name && binding.metadata.name !== name) {
+      throw badRequest(`the name of the binding (${binding.metadata.name}) does not match the pod (${name})`);
+    }
+    return this.guaranteedUpdate(rt, namespace, name, binding.metadata?.resourceVersion, (pod) => {
+      if (pod.metadata.deletionTimestamp) throw conflict(rt, name, 'pod is being deleted, cannot be assigned to a host');
+      if (pod.spec.nodeName) throw conflict(rt, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+      pod.spec.nodeName = nodeName;
+      const status = (pod.status ??= {});
+      const conditions = (status.conditions ??= []) as any[];
+      const scheduled = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: timestamp(this.now()) };
+      const i = conditions.findIndex((c) => c.type === 'PodScheduled');
+      if (i >= 0) conditions[i] = scheduled;
+      else conditions.push(scheduled);
+      return pod;
+    }, {}, 'binding');
+  }
+
+  /** Rejects new objects in a namespace that is missing or being deleted (NamespaceLifecycle admission). */
+  private checkNamespaceAcceptsContent(namespace: string): void {
+    const nsType = resourceTypes.find((r) => r.kind === 'Namespace' && r.group === '')!;
+    const ns = this.cache(nsType).get(storageKey(nsType, undefined, namespace));
+    if (!ns) throw notFound(nsType, namespace);
+    if (ns.object.metadata.deletionTimestamp || ns.object.status?.phase === 'Terminating') {
+      throw forbidden(`unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
+  }
+
+  private checkTypeMeta(rt: ResourceType, obj: KubeObject): void {
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw badRequest('the request body must be a JSON or YAML object');
+    const apiVersion = rt.group ? `${rt.group}/${rt.version}` : rt.version;
+    obj.apiVersion ||= apiVersion;
+    obj.kind ||= rt.kind;
+    if (obj.apiVersion !== apiVersion || obj.kind !== rt.kind) {
+      throw badRequest(`the API version in the data (${obj.apiVersion}) and kind (${obj.kind}) do not match the endpoint: expected ${apiVersion} ${rt.kind}`);
+    }
+    if (obj.metadata !== undefined && (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata))) {
+      throw invalid(rt, '', [{ field: 'metadata', message: 'Invalid value: metadata must be an object' }]);
+    }
+  }
+
+  /** Per-kind state a new object starts in, as the Kubernetes strategies' PrepareForCreate. */
+  private prepareForCreate(rt: ResourceType, obj: KubeObject): void {
+    if (hasStatusSubresource(rt) && rt.kind !== 'Node') delete obj.status;
+    if (rt.kind === 'Pod') obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
+    if (rt.kind === 'Namespace') obj.status = { phase: 'Active' };
+  }
+
+  /** Carries over what a client may not change on update, and bumps generation on spec changes. */
+  private prepareForUpdate(rt: ResourceType, desired: KubeObject, old: KubeObject, subresource?: Subresource): KubeObject {
+    if (!desired || typeof desired !== 'object' || Array.isArray(desired)) throw badRequest('the object must be a JSON object');
+    let next: KubeObject;
+    if (subresource === 'status') {
+      // The status subresource changes status only; spec and metadata stay as they were.
+      next = { ...old, status: desired.status };
+    } else {
+      next = desired;
+      next.apiVersion = old.apiVersion;
+      next.kind = old.kind;
+      // A binding sets spec.nodeName and the PodScheduled condition together; other writes keep status.
+      if (hasStatusSubresource(rt) && subresource !== 'binding') next.status = old.status;
+    }
+    const meta = (next.metadata ??= {});
+    const oldMeta = old.metadata;
+    meta.name = oldMeta.name;
+    if (rt.namespaced) meta.namespace = oldMeta.namespace;
+    else delete meta.namespace;
+    meta.uid = oldMeta.uid;
+    meta.creationTimestamp = oldMeta.creationTimestamp;
+    delete meta.resourceVersion;
+    // Once set, deletion cannot be undone or postponed by an update.
+    if (oldMeta.deletionTimestamp) {
+      meta.deletionTimestamp = oldMeta.deletionTimestamp;
+      meta.deletionGracePeriodSeconds = oldMeta.deletionGracePeriodSeconds;
+    } else {
+      delete meta.deletionTimestamp;
+      delete meta.deletionGracePeriodSeconds;
+    }
+    if (rt.hasGeneration) {
+      meta.generation = oldMeta.generation ?? 1;
+      if (subresource !== 'status' && specOf(next) !== specOf(old)) meta.generation += 1;
+    } else {
+      delete meta.generation;
+    }
+    if (oldMeta.deletionTimestamp && meta.finalizers) {
+      // While terminating, finalizers may only be removed, never added.
+      meta.finalizers = meta.finalizers.filter((f) => oldMeta.finalizers?.includes(f));
+    }
+    return next;
+  }
+
+  /** Defaulting then validation for a create or a spec update; returns warnings. */
+  private admit(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): string[] {
+    rt.defaults?.(obj);
+    return this.checkValid(rt, obj, old, opts.fieldValidation ?? 'Warn');
+  }
+
+  private checkValid(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, fieldValidation: FieldValidation): string[] {
+    const { causes, warnings } = validateObject(rt, obj, old, fieldValidation);
+    if (causes.length) throw invalid(rt, obj.metadata?.name ?? '', causes as StatusCause[]);
+    return warnings;
+  }
+
+  /**
+   * Decides what a DELETE does to `obj` (mutating it when deletion is only
+   * started): 'remove' now, 'mark' (write the marked object), or 'unchanged'
+   * (already being deleted and nothing to shorten).
+   */
+  private markForDeletion(rt: ResourceType, obj: KubeObject, opts: DeleteOptions): 'remove' | 'mark' | 'unchanged' {
+    const meta = obj.metadata;
+    const now = this.now();
+    let grace = 0;
+    if (rt.kind === 'Pod') {
+      const terminal = obj.status?.phase === 'Succeeded' || obj.status?.phase === 'Failed';
+      // Kubernetes removes pods no kubelet is running at once; a bound pod waits for its node to stop it.
+      grace = !obj.spec?.nodeName || terminal ? 0 : opts.gracePeriodSeconds ?? obj.spec?.terminationGracePeriodSeconds ?? 30;
+      if (opts.gracePeriodSeconds === 0) grace = 0;
+    }
+    const finalizers = meta.finalizers ?? [];
+    const namespacePending = rt.kind === 'Namespace' && (obj.spec?.finalizers?.length ?? 0) > 0;
+
+    if (!finalizers.length && !namespacePending && grace === 0) return 'remove';
+
+    if (meta.deletionTimestamp) {
+      // Already terminating: only a shorter grace period changes anything.
+      const current = meta.deletionGracePeriodSeconds ?? 0;
+      if (grace >= current) return 'unchanged';
+      if (grace === 0 && !finalizers.length) return 'remove';
+    }
+    meta.deletionTimestamp = timestamp(new Date(now.getTime() + grace * 1000));
+    meta.deletionGracePeriodSeconds = grace;
+    if (rt.kind === 'Namespace') obj.status = { ...obj.status, phase: 'Terminating' };
+    return 'mark';
+  }
+
+  /** The object a write just committed, as the cache now holds it. */
+  private cached(rt: ResourceType, key: string, revision: number, deletedValue?: string): CachedObject {
+    const hit = this.cache(rt).get(key);
+    if (hit && hit.revision === revision) return hit;
+    // Deleted objects (and engines whose watch lags the write) are decoded from the write itself.
+    if (deletedValue !== undefined) {
+      const { object, json } = decode(deletedValue, revision);
+      return { key, object, json, revision };
+    }
+    if (hit && hit.revision > revision) return hit;
+    throw new ApiError(500, 'InternalError', `the watch cache did not observe revision ${revision} of ${key}`);
+  }
+
+  private dryRunResult(obj: KubeObject): CachedObject {
+    return { key: '', object: obj, json: JSON.stringify(obj), revision: 0 };
+  }
+}
+
+/** The QoS class Kubernetes derives from container requests and limits. */
+export function qosClass(pod: KubeObject): string {
+  const containers: any[] = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+  let anySet = false;
+  let guaranteed = true;
+  for (const c of containers) {
+    const requests = c?.resources?.requests ?? {};
+    const limits = c?.resources?.limits ?? {};
+    if (Object.keys(requests).length || Object.keys(limits).length) anySet = true;
+    for (const r of ['cpu', 'memory']) {
+      if (limits[r] === undefined) guaranteed = false;
+      else if (requests[r] !== undefined && String(requests[r]) !== String(limits[r])) guaranteed = false;
+    }
+  }
+  if (!anySet) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}

@@ -1,0 +1,52 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command, Flags } from '@oclif/core';
+import { startServer } from '../server';
+
+export default class Server extends Command {
+  static summary = 'Run the mk control plane: API server with an embedded datastore.';
+
+  static description = `Serves the Kubernetes API on --bind-address:--port, storing state in SQLite
+under --data-dir (or etcd, by --datastore-endpoint). Writes <data-dir>/kubeconfig.yaml,
+which both mk and kubectl accept.`;
+
+  static examples = [
+    '<%= config.bin %> server',
+    '<%= config.bin %> server --data-dir /var/lib/mk --port 6443 --bind-address 0.0.0.0',
+  ];
+
+  static flags = {
+    'data-dir': Flags.string({ description: 'where state, the token and the kubeconfig live', default: path.join(os.homedir(), '.mk') }),
+    port: Flags.integer({ description: 'port to serve the API on (0 picks a free one)', default: 6443, min: 0, max: 65535 }),
+    'bind-address': Flags.string({ description: 'address to listen on', default: '127.0.0.1' }),
+    'datastore-endpoint': Flags.string({
+      description: 'datastore: empty for SQLite in the data dir, sqlite:///path/state.db, or http(s)://etcd:2379',
+      default: '',
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Server);
+    const server = await startServer({
+      dataDir: flags['data-dir'],
+      port: flags.port,
+      bindAddress: flags['bind-address'],
+      datastoreEndpoint: flags['datastore-endpoint'],
+      log: (line) => this.logToStderr(line),
+    });
+    this.log(`mk server is serving the Kubernetes API at ${server.url}`);
+    this.log(`kubeconfig: ${server.kubeconfigPath}  (mk get pods / kubectl --kubeconfig ${server.kubeconfigPath} get pods)`);
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        this.log(`received ${signal}, shutting down`);
+        server.close().then(resolve, (err) => {
+          this.logToStderr(`error during shutdown: ${(err as Error).message}`);
+          resolve();
+        });
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+  }
+}

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { resolveResourceName, storageKey } from './api/registry';
+import { createApp } from './apiserver/app';
+import { ResourceStorage } from './apiserver/resources';
+import { writeKubeconfig } from './client/kubeconfig';
+import { openStore, type Store } from './storage';
+
+/**
+ * The `mk server` process: the datastore, the API server and (as they are
+ * built) the scheduler, controllers and the local agent, in one process.
+ * Tests start exactly this, on port 0 with a temporary data dir.
+ */
+
+export interface ServerOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  port: number;
+  bindAddress: string;
+  /** '' or undefined: SQLite in the data dir; see openStore for the schemes. */
+  datastoreEndpoint?: string;
+  /** Compaction of datastore history (defaults: every 60 s, keep 10,000 revisions). */
+  compactIntervalMs?: number;
+  retainRevisions?: number;
+  /** Events kept per kind for watch resumes. */
+  watchCacheSize?: number;
+  bookmarkIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  token: string;
+  kubeconfigPath: string;
+  store: Store;
+  resources: ResourceStorage;
+  /** Stops accepting requests, ends watches, and closes the datastore cleanly. */
+  close(): Promise<void>;
+}
+
+/** The namespaces every cluster has from its first start. */
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-node-lease', 'kube-public'];
+
+export const MK_VERSION: string = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'),
+).version;
+
+/** Reads the cluster token from the data dir, creating it (mode 0600) on first start. */
+export function ensureToken(dataDir: string): string {
+  const file = path.join(dataDir, 'token');
+  try {
+    const token = fs.readFileSync(file, 'utf8').trim();
+    if (token) return token;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const token = randomBytes(32).toString('hex');
+  fs.writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.log ?? (() => undefined);
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const token = ensureToken(opts.dataDir);
+  const store = await openStore(opts.datastoreEndpoint, opts.dataDir, {
+    compactIntervalMs: opts.compactIntervalMs,
+    retainRevisions: opts.retainRevisions,
+  });
+  const resources = new ResourceStorage(store, undefined, opts.watchCacheSize);
+  await resources.start();
+  await bootstrap(resources);
+
+  const app = createApp({
+    resources,
+    store,
+    token,
+    version: MK_VERSION,
+    watch: {
+      bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
+      minRequestTimeoutMs: 30 * 60_000,
+      maxBufferedBytes: 16 * 1024 * 1024,
+    },
+    logError: (err) => log(`internal error: ${(err as Error)?.stack ?? err}`),
+  });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.bindAddress, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.bindAddress === '0.0.0.0' || opts.bindAddress === '::' ? '127.0.0.1' : opts.bindAddress;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const kubeconfigPath = path.join(opts.dataDir, 'kubeconfig.yaml');
+  writeKubeconfig(kubeconfigPath, { server: url, token });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      resources.stop();
+      await store.close();
+    })());
+
+  return { url, port, token, kubeconfigPath, store, resources, close };
+}
+
+/** Creates the system namespaces on first start (and any that were deleted). */
+async function bootstrap(resources: ResourceStorage): Promise<void> {
+  const nsType = resolveResourceName('namespaces')!;
+  for (const name of SYSTEM_NAMESPACES) {
+    if (resources.cache(nsType).get(storageKey(nsType, undefined, name))) continue;
+    await resources.create(nsType, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  }
+}

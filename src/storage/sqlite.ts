@@ -1,0 +1,266 @@
+import Database from 'better-sqlite3';
+import {
+  CompactedError,
+  type KeyValue,
+  type ListResult,
+  type Store,
+  type StoreEvent,
+  type Watch,
+  type WriteResult,
+} from './store';
+
+/**
+ * The embedded default datastore: one SQLite file, laid out like kine's log.
+ *
+ * `log` holds every write as a row whose primary key is the store revision;
+ * a delete writes a tombstone row carrying the last value. `current` maps
+ * each live key to the revision of its newest row. Reading the newest state
+ * is a join; replaying history for a watch is a range scan of `log`.
+ * Compaction removes rows that are neither current nor newer than the
+ * compacted revision, so the file does not grow without bound under churn.
+ *
+ * Durability: WAL with synchronous=NORMAL. A transaction is in the WAL when
+ * commit returns, so a process crash (kill -9) loses no acknowledged write;
+ * only an OS crash or power loss can lose the last moments.
+ */
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS log (
+  revision        INTEGER PRIMARY KEY,
+  key             TEXT    NOT NULL,
+  created         INTEGER NOT NULL,
+  deleted         INTEGER NOT NULL,
+  create_revision INTEGER NOT NULL,
+  prev_revision   INTEGER NOT NULL,
+  value           TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS current (
+  key      TEXT PRIMARY KEY,
+  revision INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS current_revision ON current (revision);
+CREATE TABLE IF NOT EXISTS meta (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+interface LogRow {
+  revision: number;
+  key: string;
+  created: number;
+  deleted: number;
+  create_revision: number;
+  prev_revision: number;
+  value: string;
+}
+
+interface Subscriber {
+  prefix: string;
+  handler: (event: StoreEvent) => void;
+}
+
+export interface SqliteStoreOptions {
+  /** Compact automatically every this many ms (0 disables). */
+  compactIntervalMs?: number;
+  /** How many recent revisions automatic compaction keeps. */
+  retainRevisions?: number;
+}
+
+function toKeyValue(row: LogRow): KeyValue {
+  return { key: row.key, value: row.value, revision: row.revision, createRevision: row.create_revision };
+}
+
+/** The smallest string greater than every string starting with `prefix`. */
+function prefixEnd(prefix: string): string {
+  return prefix + '\uffff';
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private revision: number;
+  private compacted: number;
+  private readonly subscribers = new Set<Subscriber>();
+  private compactTimer?: NodeJS.Timeout;
+
+  private readonly stmt: {
+    current: Database.Statement<[string], LogRow>;
+    list: Database.Statement<[string, string], LogRow>;
+    history: Database.Statement<[number, string, string], LogRow>;
+    insertLog: Database.Statement<[number, string, number, number, number, number, string]>;
+    upsertCurrent: Database.Statement<[string, number]>;
+    deleteCurrent: Database.Statement<[string]>;
+    compactBatch: Database.Statement<[number, number]>;
+    setMeta: Database.Statement<[string, number]>;
+  };
+
+  constructor(readonly path: string, private readonly options: SqliteStoreOptions = {}) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+
+    const maxRevision = (this.db.prepare('SELECT max(revision) AS r FROM log').get() as { r: number | null }).r ?? 0;
+    const meta = this.db.prepare('SELECT value FROM meta WHERE name = ?');
+    this.compacted = (meta.get('compact_revision') as { value: number } | undefined)?.value ?? 0;
+    // Compaction can remove the newest rows (tombstones), so the compacted
+    // revision is also a floor for the next revision.
+    this.revision = Math.max(maxRevision, this.compacted);
+
+    this.stmt = {
+      current: this.db.prepare(
+        'SELECT l.* FROM current c JOIN log l ON l.revision = c.revision WHERE c.key = ?',
+      ),
+      list: this.db.prepare(
+        'SELECT l.* FROM current c JOIN log l ON l.revision = c.revision WHERE c.key >= ? AND c.key < ? ORDER BY c.key',
+      ),
+      history: this.db.prepare(
+        'SELECT * FROM log WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision',
+      ),
+      insertLog: this.db.prepare(
+        'INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      upsertCurrent: this.db.prepare(
+        'INSERT INTO current (key, revision) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET revision = excluded.revision',
+      ),
+      deleteCurrent: this.db.prepare('DELETE FROM current WHERE key = ?'),
+      // Batched so one compaction never holds the write lock for long.
+      compactBatch: this.db.prepare(
+        `DELETE FROM log WHERE revision IN (
+           SELECT l.revision FROM log l
+           WHERE l.revision <= ? AND NOT EXISTS (SELECT 1 FROM current c WHERE c.revision = l.revision)
+           LIMIT ?)`,
+      ),
+      setMeta: this.db.prepare(
+        'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+      ),
+    };
+
+    const interval = options.compactIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.compactTimer = setInterval(() => this.autoCompact(), interval);
+      this.compactTimer.unref();
+    }
+  }
+
+  async currentRevision(): Promise<number> {
+    return this.revision;
+  }
+
+  async compactedRevision(): Promise<number> {
+    return this.compacted;
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const row = this.stmt.current.get(key);
+    return row ? toKeyValue(row) : undefined;
+  }
+
+  async list(prefix: string): Promise<ListResult> {
+    const items = this.stmt.list.all(prefix, prefixEnd(prefix)).map(toKeyValue);
+    return { items, revision: this.revision };
+  }
+
+  async create(key: string, value: string): Promise<WriteResult> {
+    const existing = this.stmt.current.get(key);
+    if (existing) return { ok: false, reason: 'exists', current: toKeyValue(existing) };
+    const revision = this.revision + 1;
+    this.writeRow({ revision, key, created: 1, deleted: 0, create_revision: revision, prev_revision: 0, value });
+    const kv: KeyValue = { key, value, revision, createRevision: revision };
+    this.publish({ type: 'create', kv });
+    return { ok: true, kv };
+  }
+
+  async update(key: string, value: string, expectedRevision: number): Promise<WriteResult> {
+    const existing = this.stmt.current.get(key);
+    if (!existing) return { ok: false, reason: 'notfound' };
+    if (existing.revision !== expectedRevision) return { ok: false, reason: 'conflict', current: toKeyValue(existing) };
+    const revision = this.revision + 1;
+    const createRevision = existing.create_revision;
+    this.writeRow({ revision, key, created: 0, deleted: 0, create_revision: createRevision, prev_revision: existing.revision, value });
+    const kv: KeyValue = { key, value, revision, createRevision };
+    this.publish({ type: 'update', kv, prev: toKeyValue(existing) });
+    return { ok: true, kv };
+  }
+
+  async delete(key: string, expectedRevision?: number): Promise<WriteResult> {
+    const existing = this.stmt.current.get(key);
+    if (!existing) return { ok: false, reason: 'notfound' };
+    if (expectedRevision !== undefined && existing.revision !== expectedRevision) {
+      return { ok: false, reason: 'conflict', current: toKeyValue(existing) };
+    }
+    const revision = this.revision + 1;
+    const row: LogRow = {
+      revision, key, created: 0, deleted: 1,
+      create_revision: existing.create_revision, prev_revision: existing.revision, value: existing.value,
+    };
+    this.writeRow(row);
+    const kv: KeyValue = { key, value: existing.value, revision, createRevision: existing.create_revision };
+    this.publish({ type: 'delete', kv, prev: toKeyValue(existing) });
+    return { ok: true, kv };
+  }
+
+  async watch(prefix: string, fromRevision: number, handler: (event: StoreEvent) => void): Promise<Watch> {
+    if (fromRevision < this.compacted) throw new CompactedError(fromRevision, this.compacted);
+    // Replay and subscribe in one synchronous step: no write can slip between them.
+    for (const row of this.stmt.history.iterate(fromRevision, prefix, prefixEnd(prefix))) {
+      handler(this.eventOf(row));
+    }
+    const subscriber: Subscriber = { prefix, handler };
+    this.subscribers.add(subscriber);
+    return { cancel: () => this.subscribers.delete(subscriber) };
+  }
+
+  async compact(revision: number): Promise<void> {
+    const target = Math.min(revision, this.revision);
+    if (target <= this.compacted) return;
+    while (this.stmt.compactBatch.run(target, 5_000).changes > 0) {
+      // keep deleting batches until nothing below target is left
+    }
+    this.stmt.setMeta.run('compact_revision', target);
+    this.compacted = target;
+  }
+
+  async healthy(): Promise<boolean> {
+    return this.db.open;
+  }
+
+  async close(): Promise<void> {
+    if (this.compactTimer) clearInterval(this.compactTimer);
+    this.subscribers.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private autoCompact(): void {
+    const retain = this.options.retainRevisions ?? 10_000;
+    const target = this.revision - retain;
+    if (target > this.compacted) void this.compact(target).catch(() => undefined);
+  }
+
+  /** Appends one log row and points `current` at it (or drops the key for a tombstone), atomically. */
+  private writeRow(row: LogRow): void {
+    this.db.transaction(() => {
+      this.stmt.insertLog.run(row.revision, row.key, row.created, row.deleted, row.create_revision, row.prev_revision, row.value);
+      if (row.deleted) this.stmt.deleteCurrent.run(row.key);
+      else this.stmt.upsertCurrent.run(row.key, row.revision);
+    })();
+    this.revision = row.revision;
+  }
+
+  private eventOf(row: LogRow): StoreEvent {
+    const type = row.deleted ? 'delete' : row.created ? 'create' : 'update';
+    return { type, kv: toKeyValue(row) };
+  }
+
+  private publish(event: StoreEvent): void {
+    for (const s of this.subscribers) {
+      if (!event.kv.key.startsWith(s.prefix)) continue;
+      try {
+        s.handler(event);
+      } catch {
+        // A failing watcher must not fail the write that has already committed.
+      }
+    }
+  }
+}
