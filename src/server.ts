@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { resolveResourceName, storageKey } from './api/registry';
 import { createApp } from './apiserver/app';
 import { ResourceStorage } from './apiserver/resources';
+import { ensureTls, servingNames } from './apiserver/tls';
 import { writeKubeconfig } from './client/kubeconfig';
 import { openStore, type Store } from './storage';
 
@@ -33,6 +34,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
+  /** PEM of the cluster CA that signed the serving certificate (also in the kubeconfig). */
+  caPem: string;
   port: number;
   token: string;
   kubeconfigPath: string;
@@ -87,7 +90,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     logError: (err) => log(`internal error: ${(err as Error)?.stack ?? err}`),
   });
-  const server = http.createServer(app);
+  const tls = await ensureTls(opts.dataDir, servingNames(opts.bindAddress));
+  const server = https.createServer({ cert: tls.certPem, key: tls.keyPem }, app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -95,9 +99,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const port = (server.address() as AddressInfo).port;
   const host = opts.bindAddress === '0.0.0.0' || opts.bindAddress === '::' ? '127.0.0.1' : opts.bindAddress;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const kubeconfigPath = path.join(opts.dataDir, 'kubeconfig.yaml');
-  writeKubeconfig(kubeconfigPath, { server: url, token });
+  writeKubeconfig(kubeconfigPath, { server: url, token, caData: tls.caPem });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -110,7 +114,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await store.close();
     })());
 
-  return { url, port, token, kubeconfigPath, store, resources, close };
+  return { url, caPem: tls.caPem, port, token, kubeconfigPath, store, resources, close };
 }
 
 /** Creates the system namespaces on first start (and any that were deleted). */

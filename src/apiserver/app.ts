@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import * as querystring from 'node:querystring';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Store } from '../storage';
 import { discoveryRouter } from './discovery';
@@ -50,9 +51,17 @@ export function createApp(opts: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('query parser', 'simple');
+  // A repeated parameter counts once, by its first value, as Go's url.Values.Get reads it:
+  // handlers always see strings, never arrays.
+  app.set('query parser', (qs: string) => {
+    const parsed = querystring.parse(qs);
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+  });
 
   app.use(authenticate(opts.token));
+
+  // Resources first: they are nearly every request, so they should not walk past other routes.
+  app.use(resourceHandler(opts.resources, opts.watch));
 
   const healthy = (_req: Request, res: Response): void => {
     res.type('text/plain').send('ok');
@@ -63,9 +72,7 @@ export function createApp(opts: AppOptions): express.Express {
     const ok = await opts.store.healthy().catch(() => false);
     res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ok' : '[-]datastore failed: not reachable\nreadyz check failed');
   });
-
   app.use(discoveryRouter(opts.version));
-  app.use(resourceHandler(opts.resources, opts.watch));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.path})`));

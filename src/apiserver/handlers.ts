@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { apiVersionOf, type ResourceType } from '../api/registry';
 import { labelSelectorToString, labelSelectorFromObject, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../api/selectors';
 import { applyJsonPatch, applyMergePatch } from '../api/patch';
-import { buildTable } from '../api/table';
+import { buildTable, type IncludeObject } from '../api/table';
 import type { KubeObject } from '../api/types';
 import type { FieldValidation } from '../api/validation';
 import type { CachedObject } from '../storage/watch-cache';
@@ -14,7 +14,8 @@ import { serveWatch, type ObjectFilter, type WatchOptions } from './watch';
 type Query = Record<string, string | undefined>;
 
 function sendJson(res: Response, code: number, body: string, warnings: string[] = []): void {
-  const headers: Record<string, string | string[]> = { 'Content-Type': 'application/json' };
+  // An explicit length keeps the response to one write: without it node switches to chunked encoding.
+  const headers: Record<string, string | string[] | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
   if (warnings.length) headers.Warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`);
   res.writeHead(code, headers);
   res.end(body);
@@ -24,6 +25,14 @@ function sendJson(res: Response, code: number, body: string, warnings: string[] 
 function wantsTable(req: Request): boolean {
   const accept = req.headers.accept ?? '';
   return accept.includes('as=Table');
+}
+
+/** What rows of a server-side Table carry (`?includeObject=None|Metadata|Object`). */
+function includeObject(q: Query): IncludeObject | undefined {
+  const v = q.includeObject;
+  if (v === undefined) return undefined;
+  if (v !== 'None' && v !== 'Metadata' && v !== 'Object') throw badRequest(`includeObject must be one of "None", "Metadata" or "Object", got "${v}"`);
+  return v;
 }
 
 function writeOptions(q: Query): WriteOptions {
@@ -102,7 +111,7 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
             res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
             return;
           }
-          const asTable = wantsTable(req) ? (obj: KubeObject) => buildTable(rt, [obj], { now: Date.now(), wide: q.includeObject === 'Object' }) : undefined;
+          const asTable = wantsTable(req) ? (obj: KubeObject) => buildTable(rt, [obj], { now: Date.now(), includeObject: includeObject(q) }) : undefined;
           serveWatch(req, res, rt, resources, filter, { ...watchOptions, asTable });
         }).catch((err) => res.destroy(err));
         return;
@@ -129,8 +138,8 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       }
 
       if (wantsTable(req)) {
-        const table = buildTable(rt, page.map((p) => p.object), { now: Date.now(), includeObject: q.includeObject === 'Object' }) as any;
-        table.metadata = { resourceVersion: String(revision), ...(next ? { continue: next } : {}) };
+        const listMeta = { resourceVersion: String(revision), ...(next ? { continue: next } : {}) };
+        const table = buildTable(rt, page.map((p) => p.object), { now: Date.now(), includeObject: includeObject(q), listMeta });
         sendJson(res, 200, JSON.stringify(table));
         return;
       }
@@ -148,7 +157,7 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
     get(req: Request, res: Response, r: ResourceRequest): void {
       const found = resources.get(r.rt, r.namespace, r.name!);
       if (wantsTable(req)) {
-        sendJson(res, 200, JSON.stringify(buildTable(r.rt, [found.object], { now: Date.now() })));
+        sendJson(res, 200, JSON.stringify(buildTable(r.rt, [found.object], { now: Date.now(), includeObject: includeObject(req.query as Query) })));
         return;
       }
       sendJson(res, 200, found.json);
@@ -230,10 +239,11 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
     async finalize(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
       const ns = (await readObject(req)) as KubeObject;
       const finalizers = ns?.spec?.finalizers ?? [];
+      // Not a status write: finalize changes spec.finalizers, and nothing else of the namespace.
       const result = await resources.guaranteedUpdate(r.rt, undefined, r.name!, ns.metadata?.resourceVersion, (obj) => {
         obj.spec = { ...obj.spec, finalizers };
         return obj;
-      }, writeOptions(q), 'status');
+      }, writeOptions(q));
       sendWritten(res, 200, result);
     },
   };

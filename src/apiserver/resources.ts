@@ -81,10 +81,28 @@ export function decode(value: string, revision: number): { object: KubeObject; j
   return { object, json };
 }
 
+/**
+ * JSON with object keys sorted: two documents that differ only in key order
+ * (a client that serializes fields in another order) are the same object.
+ */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+      : v,
+  );
+}
+
+/** Whether a write would store nothing new (the resourceVersion is the store's, not content). */
+function sameObject(a: KubeObject, b: KubeObject): boolean {
+  const content = (o: KubeObject) => canonical({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return content(a) === content(b);
+}
+
 /** Everything of an object except metadata and status: a change here bumps generation. */
 function specOf(obj: KubeObject): string {
   const { metadata: _m, status: _s, resourceVersion: _r, ...rest } = obj;
-  return JSON.stringify(rest);
+  return canonical(rest);
 }
 
 function hasStatusSubresource(rt: ResourceType): boolean {
@@ -219,8 +237,8 @@ export class ResourceStorage {
         const removed = await this.store.delete(key, current.revision);
         if (removed.ok) return { object: this.cached(rt, key, removed.kv.revision, removed.kv.value), warnings };
       } else {
+        if (sameObject(next, old)) return { object: current, warnings }; // no-op writes do not bump the version
         const value = encode(next);
-        if (value === encode(old)) return { object: current, warnings }; // no-op writes do not bump the version
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
         const written = await this.store.update(key, value, current.revision);
         if (written.ok) return { object: this.cached(rt, key, written.kv.revision), warnings };

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Flags } from '@oclif/core';
-import { startServer } from '../server';
+import type { RunningServer } from '../server';
 
 export default class Server extends Command {
   static summary = 'Run the mk control plane: API server with an embedded datastore.';
@@ -27,7 +27,9 @@ which both mk and kubectl accept.`;
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Server);
-    const server = await startServer({
+    // Loaded here, not at the top: oclif loads every command's module for `mk get` too.
+    const { startServer } = await import('../server');
+    const server: RunningServer = await startServer({
       dataDir: flags['data-dir'],
       port: flags.port,
       bindAddress: flags['bind-address'],

@@ -12,12 +12,17 @@ import {
 /**
  * The embedded default datastore: one SQLite file, laid out like kine's log.
  *
- * `log` holds every write as a row whose primary key is the store revision;
- * a delete writes a tombstone row carrying the last value. `current` maps
- * each live key to the revision of its newest row. Reading the newest state
- * is a join; replaying history for a watch is a range scan of `log`.
- * Compaction removes rows that are neither current nor newer than the
+ * Every write is one row of `log`, whose primary key is the store revision;
+ * a delete writes a tombstone row carrying the last value. The newest row of
+ * a key is its current state (an index on (key, revision) finds it), and
+ * replaying history for a watch is a range scan of the primary key. One
+ * write is one INSERT: no multi-statement transaction on the hot path.
+ * Compaction removes rows that are superseded or tombstones at or below the
  * compacted revision, so the file does not grow without bound under churn.
+ *
+ * Writers are serialized by Node itself (better-sqlite3 is synchronous and
+ * this process is the only writer), so a read-check-insert cannot interleave
+ * with another write.
  *
  * Durability: WAL with synchronous=NORMAL. A transaction is in the WAL when
  * commit returns, so a process crash (kill -9) loses no acknowledged write;
@@ -34,11 +39,7 @@ CREATE TABLE IF NOT EXISTS log (
   prev_revision   INTEGER NOT NULL,
   value           TEXT    NOT NULL
 );
-CREATE TABLE IF NOT EXISTS current (
-  key      TEXT PRIMARY KEY,
-  revision INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS current_revision ON current (revision);
+CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision);
 CREATE TABLE IF NOT EXISTS meta (
   name  TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -58,6 +59,7 @@ interface LogRow {
 interface Subscriber {
   prefix: string;
   handler: (event: StoreEvent) => void;
+  onProgress?: (revision: number) => void;
 }
 
 export interface SqliteStoreOptions {
@@ -84,12 +86,10 @@ export class SqliteStore implements Store {
   private compactTimer?: NodeJS.Timeout;
 
   private readonly stmt: {
-    current: Database.Statement<[string], LogRow>;
+    newest: Database.Statement<[string], LogRow>;
     list: Database.Statement<[string, string], LogRow>;
     history: Database.Statement<[number, string, string], LogRow>;
     insertLog: Database.Statement<[number, string, number, number, number, number, string]>;
-    upsertCurrent: Database.Statement<[string, number]>;
-    deleteCurrent: Database.Statement<[string]>;
     compactBatch: Database.Statement<[number, number]>;
     setMeta: Database.Statement<[string, number]>;
   };
@@ -109,11 +109,13 @@ export class SqliteStore implements Store {
     this.revision = Math.max(maxRevision, this.compacted);
 
     this.stmt = {
-      current: this.db.prepare(
-        'SELECT l.* FROM current c JOIN log l ON l.revision = c.revision WHERE c.key = ?',
+      newest: this.db.prepare(
+        'SELECT * FROM log WHERE key = ? ORDER BY revision DESC LIMIT 1',
       ),
       list: this.db.prepare(
-        'SELECT l.* FROM current c JOIN log l ON l.revision = c.revision WHERE c.key >= ? AND c.key < ? ORDER BY c.key',
+        `SELECT l.* FROM log l
+         JOIN (SELECT key, max(revision) AS newest FROM log WHERE key >= ? AND key < ? GROUP BY key) n ON l.revision = n.newest
+         WHERE l.deleted = 0 ORDER BY l.key`,
       ),
       history: this.db.prepare(
         'SELECT * FROM log WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision',
@@ -121,15 +123,12 @@ export class SqliteStore implements Store {
       insertLog: this.db.prepare(
         'INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      upsertCurrent: this.db.prepare(
-        'INSERT INTO current (key, revision) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET revision = excluded.revision',
-      ),
-      deleteCurrent: this.db.prepare('DELETE FROM current WHERE key = ?'),
       // Batched so one compaction never holds the write lock for long.
       compactBatch: this.db.prepare(
         `DELETE FROM log WHERE revision IN (
            SELECT l.revision FROM log l
-           WHERE l.revision <= ? AND NOT EXISTS (SELECT 1 FROM current c WHERE c.revision = l.revision)
+           WHERE l.revision <= ?
+             AND (l.deleted = 1 OR EXISTS (SELECT 1 FROM log n WHERE n.key = l.key AND n.revision > l.revision))
            LIMIT ?)`,
       ),
       setMeta: this.db.prepare(
@@ -153,7 +152,7 @@ export class SqliteStore implements Store {
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    const row = this.stmt.current.get(key);
+    const row = this.newest(key);
     return row ? toKeyValue(row) : undefined;
   }
 
@@ -163,7 +162,7 @@ export class SqliteStore implements Store {
   }
 
   async create(key: string, value: string): Promise<WriteResult> {
-    const existing = this.stmt.current.get(key);
+    const existing = this.newest(key);
     if (existing) return { ok: false, reason: 'exists', current: toKeyValue(existing) };
     const revision = this.revision + 1;
     this.writeRow({ revision, key, created: 1, deleted: 0, create_revision: revision, prev_revision: 0, value });
@@ -173,7 +172,7 @@ export class SqliteStore implements Store {
   }
 
   async update(key: string, value: string, expectedRevision: number): Promise<WriteResult> {
-    const existing = this.stmt.current.get(key);
+    const existing = this.newest(key);
     if (!existing) return { ok: false, reason: 'notfound' };
     if (existing.revision !== expectedRevision) return { ok: false, reason: 'conflict', current: toKeyValue(existing) };
     const revision = this.revision + 1;
@@ -185,7 +184,7 @@ export class SqliteStore implements Store {
   }
 
   async delete(key: string, expectedRevision?: number): Promise<WriteResult> {
-    const existing = this.stmt.current.get(key);
+    const existing = this.newest(key);
     if (!existing) return { ok: false, reason: 'notfound' };
     if (expectedRevision !== undefined && existing.revision !== expectedRevision) {
       return { ok: false, reason: 'conflict', current: toKeyValue(existing) };
@@ -201,13 +200,16 @@ export class SqliteStore implements Store {
     return { ok: true, kv };
   }
 
-  async watch(prefix: string, fromRevision: number, handler: (event: StoreEvent) => void): Promise<Watch> {
+  async watch(
+    prefix: string, fromRevision: number, handler: (event: StoreEvent) => void,
+    onProgress?: (revision: number) => void,
+  ): Promise<Watch> {
     if (fromRevision < this.compacted) throw new CompactedError(fromRevision, this.compacted);
     // Replay and subscribe in one synchronous step: no write can slip between them.
     for (const row of this.stmt.history.iterate(fromRevision, prefix, prefixEnd(prefix))) {
       handler(this.eventOf(row));
     }
-    const subscriber: Subscriber = { prefix, handler };
+    const subscriber: Subscriber = { prefix, handler, onProgress };
     this.subscribers.add(subscriber);
     return { cancel: () => this.subscribers.delete(subscriber) };
   }
@@ -238,13 +240,15 @@ export class SqliteStore implements Store {
     if (target > this.compacted) void this.compact(target).catch(() => undefined);
   }
 
-  /** Appends one log row and points `current` at it (or drops the key for a tombstone), atomically. */
+  /** The live row of a key: its newest row, unless that is a tombstone. */
+  private newest(key: string): LogRow | undefined {
+    const row = this.stmt.newest.get(key);
+    return row && !row.deleted ? row : undefined;
+  }
+
+  /** Appends one log row (a single autocommitted INSERT). */
   private writeRow(row: LogRow): void {
-    this.db.transaction(() => {
-      this.stmt.insertLog.run(row.revision, row.key, row.created, row.deleted, row.create_revision, row.prev_revision, row.value);
-      if (row.deleted) this.stmt.deleteCurrent.run(row.key);
-      else this.stmt.upsertCurrent.run(row.key, row.revision);
-    })();
+    this.stmt.insertLog.run(row.revision, row.key, row.created, row.deleted, row.create_revision, row.prev_revision, row.value);
     this.revision = row.revision;
   }
 
@@ -255,9 +259,9 @@ export class SqliteStore implements Store {
 
   private publish(event: StoreEvent): void {
     for (const s of this.subscribers) {
-      if (!event.kv.key.startsWith(s.prefix)) continue;
       try {
-        s.handler(event);
+        if (event.kv.key.startsWith(s.prefix)) s.handler(event);
+        else s.onProgress?.(event.kv.revision);
       } catch {
         // A failing watcher must not fail the write that has already committed.
       }

@@ -83,8 +83,16 @@ export interface Store {
    * greater than `fromRevision`: first the retained history, then live
    * writes as they commit. Throws CompactedError when `fromRevision` is below
    * the compacted revision.
+   *
+   * `onProgress(revision)` (etcd's progress notify) says that every event
+   * under `prefix` up to `revision` has been delivered, although the write at
+   * `revision` was elsewhere. A watcher of a quiet prefix uses it to keep its
+   * own revision current, so what it serves does not fall behind compaction.
    */
-  watch(prefix: string, fromRevision: number, handler: (event: StoreEvent) => void): Promise<Watch>;
+  watch(
+    prefix: string, fromRevision: number, handler: (event: StoreEvent) => void,
+    onProgress?: (revision: number) => void,
+  ): Promise<Watch>;
 
   /** Drops history at or below `revision` (live keys keep their newest value). */
   compact(revision: number): Promise<void>;

@@ -47,7 +47,7 @@ export class WatchCache {
   private storeWatch?: Watch;
   /** Sorted view of `state`, rebuilt lazily after a change. */
   private sorted?: CachedObject[];
-  /** The newest revision this cache has applied. */
+  /** The store revision this cache is consistent with (its own newest event, or a later write elsewhere). */
   revision = 0;
   /** History is complete for revisions after this one; older resumes get 410. */
   oldestRevision = 0;
@@ -75,10 +75,18 @@ export class WatchCache {
     const listedAt = listed.revision;
     // While history up to the list is replayed, this tracks each key's value so events carry `prev`.
     let replayed: Map<string, CachedObject> | undefined = new Map();
-    this.storeWatch = await this.store.watch(this.prefix, from, (e) => {
-      if (e.kv.revision <= listedAt && replayed) this.onHistoryEvent(e, replayed);
-      else this.onStoreEvent(e);
-    });
+    this.storeWatch = await this.store.watch(
+      this.prefix, from,
+      (e) => {
+        if (e.kv.revision <= listedAt && replayed) this.onHistoryEvent(e, replayed);
+        else this.onStoreEvent(e);
+      },
+      // Writes to other kinds move this cache's revision too: a list of a quiet
+      // kind must not carry a version that compaction has left behind.
+      (revision) => {
+        if (revision > this.revision) this.revision = revision;
+      },
+    );
     replayed = undefined;
   }
 

@@ -1,0 +1,174 @@
+import type { ResourceType } from '../api/registry';
+import type { KubeObject, WatchEvent } from '../api/types';
+import { ApiStatusError, type KubeClient, type WatchHandle } from './api-client';
+
+/**
+ * A list+watch cache of one kind, after client-go's informer and
+ * client-node's ListWatch: it lists, then watches from the list's
+ * resourceVersion, keeps every object in memory, and tells handlers about
+ * adds, updates and deletes. A 410 Gone (the watch fell too far behind)
+ * means relist; a relist reports the differences it finds as events, so
+ * handlers never miss a change, only intermediate states of it.
+ *
+ * Objects handed out are the informer's own: treat them as read-only and
+ * clone before changing one.
+ */
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Longest wait between reconnect attempts after errors. */
+  maxBackoffMs?: number;
+}
+
+export interface InformerHandlers<T> {
+  add?(obj: T): void;
+  update?(oldObj: T, newObj: T): void;
+  delete?(obj: T): void;
+}
+
+/** `namespace/name`, or `name` for cluster-scoped objects: the key controllers queue. */
+export function objectKey(obj: KubeObject): string {
+  const { namespace, name } = obj.metadata;
+  return namespace ? `${namespace}/${name}` : name!;
+}
+
+export class Informer<T extends KubeObject = KubeObject> {
+  private readonly items = new Map<string, T>();
+  private readonly handlers: InformerHandlers<T>[] = [];
+  private watch?: WatchHandle;
+  private stopped = false;
+  private resourceVersion = '';
+  private syncedOnce?: Promise<void>;
+  private markSynced?: () => void;
+  private retryTimer?: NodeJS.Timeout;
+  /** True once the first list has been loaded. */
+  synced = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    readonly rt: ResourceType,
+    private readonly options: InformerOptions = {},
+  ) {}
+
+  /** Registers handlers; call before start() to see the initial objects as adds. */
+  on(handlers: InformerHandlers<T>): this {
+    this.handlers.push(handlers);
+    return this;
+  }
+
+  /** Starts listing and watching; resolves once the first list is in the cache. */
+  start(): Promise<void> {
+    if (!this.syncedOnce) {
+      this.syncedOnce = new Promise((resolve) => (this.markSynced = resolve));
+      void this.run(0);
+    }
+    return this.syncedOnce;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.watch?.stop();
+  }
+
+  get(key: string): T | undefined {
+    return this.items.get(key);
+  }
+
+  list(): T[] {
+    return [...this.items.values()];
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  /** One list+watch session; on any ending it schedules the next (relist or rewatch). */
+  private async run(failures: number): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (!this.resourceVersion) await this.relist();
+      await this.follow();
+      failures = 0;
+    } catch (err) {
+      if (ApiStatusError.isGone(err)) {
+        this.resourceVersion = '';
+        failures = 0;
+      } else {
+        failures++;
+      }
+    }
+    if (this.stopped) return;
+    const delay = failures ? Math.min(this.options.maxBackoffMs ?? 30_000, 250 * 2 ** Math.min(failures, 10)) : 0;
+    this.retryTimer = setTimeout(() => void this.run(failures), delay);
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.client.list<T>(this.rt, this.options.namespace, {
+      labelSelector: this.options.labelSelector,
+      fieldSelector: this.options.fieldSelector,
+    });
+    const seen = new Set<string>();
+    for (const obj of list.items) {
+      if (!obj.apiVersion) obj.apiVersion = list.apiVersion;
+      if (!obj.kind) obj.kind = this.rt.kind;
+      const key = objectKey(obj);
+      seen.add(key);
+      this.apply('ADDED', obj);
+    }
+    for (const [key, obj] of this.items) {
+      if (!seen.has(key)) this.apply('DELETED', obj);
+    }
+    this.resourceVersion = list.metadata.resourceVersion ?? '';
+    if (!this.synced) {
+      this.synced = true;
+      this.markSynced?.();
+    }
+  }
+
+  /** Watches from the current resourceVersion until the stream ends; throws on ERROR events. */
+  private async follow(): Promise<void> {
+    let failure: unknown;
+    this.watch = this.client.watch<T>(
+      this.rt,
+      this.options.namespace,
+      {
+        resourceVersion: this.resourceVersion,
+        labelSelector: this.options.labelSelector,
+        fieldSelector: this.options.fieldSelector,
+        allowWatchBookmarks: true,
+      },
+      (event: WatchEvent<T>) => {
+        if (event.type === 'ERROR') {
+          failure = ApiStatusError.fromResponse((event.object as any)?.code ?? 500, event.object);
+          this.watch?.stop();
+          return;
+        }
+        const rv = event.object?.metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+        if (event.type !== 'BOOKMARK') this.apply(event.type, event.object);
+      },
+    );
+    await this.watch.done;
+    if (failure) throw failure;
+  }
+
+  private apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
+    const key = objectKey(obj);
+    const old = this.items.get(key);
+    if (type === 'DELETED') {
+      if (!old) return;
+      this.items.delete(key);
+      for (const h of this.handlers) h.delete?.(obj);
+      return;
+    }
+    this.items.set(key, obj);
+    if (!old) {
+      for (const h of this.handlers) h.add?.(obj);
+    } else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) {
+      for (const h of this.handlers) h.update?.(old, obj);
+    }
+  }
+}
