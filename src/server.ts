@@ -4,10 +4,12 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { resolveResourceName, storageKey } from './api/registry';
-import { createApp } from './apiserver/app';
+import { createRequestListener } from './apiserver/app';
+import { LocalClient } from './apiserver/local-client';
 import { ResourceStorage } from './apiserver/resources';
 import { ensureTls, servingNames } from './apiserver/tls';
 import { writeKubeconfig } from './client/kubeconfig';
+import { Scheduler } from './scheduler/scheduler';
 import { openStore, type Store } from './storage';
 
 /**
@@ -29,6 +31,8 @@ export interface ServerOptions {
   /** Events kept per kind for watch resumes. */
   watchCacheSize?: number;
   bookmarkIntervalMs?: number;
+  /** Leave pods unscheduled (so another scheduler, or a test, can place them). */
+  disableScheduler?: boolean;
   log?: (line: string) => void;
 }
 
@@ -41,6 +45,8 @@ export interface RunningServer {
   kubeconfigPath: string;
   store: Store;
   resources: ResourceStorage;
+  /** The in-process scheduler, unless disabled. */
+  scheduler?: Scheduler;
   /** Stops accepting requests, ends watches, and closes the datastore cleanly. */
   close(): Promise<void>;
 }
@@ -78,7 +84,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await resources.start();
   await bootstrap(resources);
 
-  const app = createApp({
+  const listener = createRequestListener({
     resources,
     store,
     token,
@@ -91,7 +97,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     logError: (err) => log(`internal error: ${(err as Error)?.stack ?? err}`),
   });
   const tls = await ensureTls(opts.dataDir, servingNames(opts.bindAddress));
-  const server = https.createServer({ cert: tls.certPem, key: tls.keyPem }, app);
+  const server = https.createServer({ cert: tls.certPem, key: tls.keyPem }, listener);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -103,9 +109,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const kubeconfigPath = path.join(opts.dataDir, 'kubeconfig.yaml');
   writeKubeconfig(kubeconfigPath, { server: url, token, caData: tls.caPem });
 
+  // The control loops talk to the API in-process: same storage, admission and watch cache, no HTTP.
+  const client = new LocalClient(resources);
+  let scheduler: Scheduler | undefined;
+  if (!opts.disableScheduler) {
+    scheduler = new Scheduler(client, { log });
+    await scheduler.start();
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      await scheduler?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -114,7 +129,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await store.close();
     })());
 
-  return { url, caPem: tls.caPem, port, token, kubeconfigPath, store, resources, close };
+  return { url, caPem: tls.caPem, port, token, kubeconfigPath, store, resources, scheduler, close };
 }
 
 /** Creates the system namespaces on first start (and any that were deleted). */

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { apiVersionOf, type ResourceType } from '../api/registry';
 import { labelSelectorToString, labelSelectorFromObject, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../api/selectors';
 import { applyJsonPatch, applyMergePatch } from '../api/patch';
@@ -7,13 +7,11 @@ import type { KubeObject } from '../api/types';
 import type { FieldValidation } from '../api/validation';
 import type { CachedObject } from '../storage/watch-cache';
 import { badRequest, gone, invalid, methodNotAllowed, unsupportedMediaType } from './errors';
-import { bodyType, parseBody, parseResourcePath, readBody, type ResourceRequest } from './request';
+import { bodyType, parseBody, parseResourcePath, readBody, type ApiRequest, type Query, type ResourceRequest } from './request';
 import type { DeleteOptions, ResourceStorage, WriteOptions, WriteResult } from './resources';
 import { serveWatch, type ObjectFilter, type WatchOptions } from './watch';
 
-type Query = Record<string, string | undefined>;
-
-function sendJson(res: Response, code: number, body: string, warnings: string[] = []): void {
+function sendJson(res: ServerResponse, code: number, body: string, warnings: string[] = []): void {
   // An explicit length keeps the response to one write: without it node switches to chunked encoding.
   const headers: Record<string, string | string[] | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
   if (warnings.length) headers.Warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`);
@@ -22,7 +20,7 @@ function sendJson(res: Response, code: number, body: string, warnings: string[] 
 }
 
 /** True when the client asked for server-side printing (`kubectl get` does). */
-function wantsTable(req: Request): boolean {
+function wantsTable(req: ApiRequest): boolean {
   const accept = req.headers.accept ?? '';
   return accept.includes('as=Table');
 }
@@ -67,7 +65,7 @@ function deleteOptions(q: Query, body: any): DeleteOptions {
 }
 
 /** The namespace and selector filter a list, watch or deletecollection applies. */
-function objectFilter(rt: ResourceType, namespace: string | undefined, q: Query): ObjectFilter {
+export function objectFilter(rt: ResourceType, namespace: string | undefined, q: Query): ObjectFilter {
   const labels = q.labelSelector ? parseLabelSelector(q.labelSelector) : undefined;
   const fields = q.fieldSelector ? parseFieldSelector(q.fieldSelector, rt.selectableFields) : undefined;
   return (obj) =>
@@ -94,16 +92,17 @@ function decodeContinue(token: string): ContinueToken {
 
 /**
  * The generic REST handlers: one set of verbs for every kind in the
- * registry. Anything that is not a resource path falls through to `next`.
+ * registry. Anything that is not a resource path is left to the caller.
  */
 export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<WatchOptions, 'asTable'>) {
   const handlers = {
-    list(req: Request, res: Response, r: ResourceRequest, q: Query): void {
+    list(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): void {
       const { rt, namespace } = r;
       const filter = objectFilter(rt, namespace, q);
       if (r.watchPath || q.watch === 'true' || q.watch === '1') {
         const rv = q.resourceVersion;
         if (rv && rv !== '0' && !/^\d+$/.test(rv)) throw badRequest(`invalid resource version "${rv}"`);
+        if (q.timeoutSeconds && !/^\d+$/.test(q.timeoutSeconds)) throw badRequest(`timeoutSeconds must be a non-negative integer, got "${q.timeoutSeconds}"`);
         void resources.store.compactedRevision().then((compacted) => {
           if (rv && rv !== '0' && Number(rv) < compacted) {
             const status = gone(`too old resource version: ${rv} (${compacted + 1})`).toStatus();
@@ -148,13 +147,13 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       sendJson(res, 200, body);
     },
 
-    async create(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+    async create(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       const obj = await readObject(req);
       const result = await resources.create(r.rt, r.namespace, obj as KubeObject, writeOptions(q));
       sendWritten(res, 201, result);
     },
 
-    get(req: Request, res: Response, r: ResourceRequest): void {
+    get(req: ApiRequest, res: ServerResponse, r: ResourceRequest): void {
       const found = resources.get(r.rt, r.namespace, r.name!);
       if (wantsTable(req)) {
         sendJson(res, 200, JSON.stringify(buildTable(r.rt, [found.object], { now: Date.now(), includeObject: includeObject(req.query as Query) })));
@@ -163,13 +162,13 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       sendJson(res, 200, found.json);
     },
 
-    async update(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+    async update(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       const obj = (await readObject(req)) as KubeObject;
       const sub = r.subresource === 'status' ? 'status' : undefined;
       sendWritten(res, 200, await resources.update(r.rt, r.namespace, r.name!, obj, writeOptions(q), sub));
     },
 
-    async patch(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+    async patch(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       const type = bodyType(req.headers['content-type']);
       const patch = parseBody(await readBody(req), type);
       const sub = r.subresource === 'status' ? 'status' : undefined;
@@ -177,14 +176,14 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       sendWritten(res, 200, await resources.guaranteedUpdate(r.rt, r.namespace, r.name!, undefined, apply, writeOptions(q), sub));
     },
 
-    async delete(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+    async delete(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       const raw = await readBody(req);
       const body = raw.length ? parseBody(raw, 'json') : undefined;
       const result = await resources.delete(r.rt, r.namespace, r.name!, deleteOptions(q, body));
       sendJson(res, result.removed ? 200 : 202, result.object.json);
     },
 
-    async deleteCollection(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+    async deleteCollection(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       const raw = await readBody(req);
       const opts = deleteOptions(q, raw.length ? parseBody(raw, 'json') : undefined);
       const filter = objectFilter(r.rt, r.namespace, q);
@@ -203,13 +202,13 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       sendJson(res, 200, body);
     },
 
-    async binding(req: Request, res: Response, r: ResourceRequest): Promise<void> {
+    async binding(req: ApiRequest, res: ServerResponse, r: ResourceRequest): Promise<void> {
       const binding = (await readObject(req)) as KubeObject;
       await resources.bind(r.rt, r.namespace!, r.name!, binding);
       sendJson(res, 201, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }));
     },
 
-    async scale(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+    async scale(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       if (req.method === 'GET') {
         sendJson(res, 200, JSON.stringify(toScale(resources.get(r.rt, r.namespace, r.name!).object)));
         return;
@@ -236,7 +235,7 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       sendJson(res, 200, JSON.stringify(toScale(result.object.object)));
     },
 
-    async finalize(req: Request, res: Response, r: ResourceRequest, q: Query): Promise<void> {
+    async finalize(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       const ns = (await readObject(req)) as KubeObject;
       const finalizers = ns?.spec?.finalizers ?? [];
       // Not a status write: finalize changes spec.finalizers, and nothing else of the namespace.
@@ -248,11 +247,11 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
     },
   };
 
-  function sendWritten(res: Response, code: number, result: WriteResult): void {
+  function sendWritten(res: ServerResponse, code: number, result: WriteResult): void {
     sendJson(res, code, result.object.json, result.warnings);
   }
 
-  async function dispatch(req: Request, res: Response, r: ResourceRequest): Promise<void> {
+  async function dispatch(req: ApiRequest, res: ServerResponse, r: ResourceRequest): Promise<void> {
     const q = req.query as Query;
     const m = req.method;
     if (!r.name) {
@@ -289,14 +288,16 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
     throw methodNotAllowed(`the server does not allow this method on the requested resource`);
   }
 
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  /** Serves one request; resolves false (nothing sent) when the path is not a resource path. */
+  return async (req: ApiRequest, res: ServerResponse): Promise<boolean> => {
     const r = parseResourcePath(req.path);
-    if (!r) return next();
+    if (!r) return false;
     await dispatch(req, res, r);
+    return true;
   };
 }
 
-async function readObject(req: Request): Promise<unknown> {
+async function readObject(req: ApiRequest): Promise<unknown> {
   const type = bodyType(req.headers['content-type']);
   if (type !== 'json' && type !== 'yaml') throw unsupportedMediaType(`${req.headers['content-type']} is only accepted for PATCH`);
   const obj = parseBody(await readBody(req), type);
@@ -305,7 +306,7 @@ async function readObject(req: Request): Promise<unknown> {
 }
 
 /** How a PATCH body of a given media type turns the current object into the desired one. */
-function patcher(type: string, patch: unknown): (current: KubeObject) => KubeObject {
+export function patcher(type: string, patch: unknown): (current: KubeObject) => KubeObject {
   switch (type) {
     case 'merge-patch':
       if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a merge patch must be a JSON object');

@@ -1,10 +1,37 @@
 import type { IncomingMessage } from 'node:http';
+import * as querystring from 'node:querystring';
 import YAML from 'yaml';
 import { lookupResource, type ResourceType } from '../api/registry';
 import { badRequest, notFound, tooLarge, unsupportedMediaType } from './errors';
 
 /** Request bodies larger than this get 413, as the Kubernetes API server's 3 MiB limit. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+/** Query parameters; a repeated one counts once, by its first value, as Go's url.Values.Get reads it. */
+export type Query = Record<string, string | undefined>;
+
+export function parseQuery(qs: string): Query {
+  const parsed = querystring.parse(qs);
+  const query: Query = {};
+  for (const [k, v] of Object.entries(parsed)) query[k] = Array.isArray(v) ? v[0] : v;
+  return query;
+}
+
+/** A request as the resource handlers see it: node's own, with path and query parsed once. */
+export interface ApiRequest extends IncomingMessage {
+  path: string;
+  query: Query;
+}
+
+/** Splits `req.url` into `path` and `query` on the request itself. */
+export function toApiRequest(req: IncomingMessage): ApiRequest {
+  const api = req as ApiRequest;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  api.path = q < 0 ? url : url.slice(0, q);
+  api.query = q < 0 ? {} : parseQuery(url.slice(q + 1));
+  return api;
+}
 
 /** What a resource URL names, once the registry has resolved it. */
 export interface ResourceRequest {
@@ -116,23 +143,116 @@ export function bodyType(contentType: string | undefined): BodyType {
   }
 }
 
+/**
+ * How deeply a request body may nest. Real objects nest a few dozen levels;
+ * the limit is far below where the YAML parser, validation, patching and
+ * serialization (all recursive) would run out of stack.
+ */
+export const MAX_BODY_DEPTH = 256;
+
 /** Parses a body as JSON or YAML; malformed input is a 400 naming the parser's complaint. */
 export function parseBody(raw: Buffer, type: BodyType): unknown {
   const text = raw.toString('utf8');
   if (!text.trim()) throw badRequest('the request body is empty');
+  let value: unknown;
   if (type === 'yaml' || type === 'apply-patch') {
     try {
+      // Checked before composing: the composer recurses once per level of nesting.
+      if (yamlNestingExceeds(text, MAX_BODY_DEPTH)) throw new Error(`nesting exceeds ${MAX_BODY_DEPTH} levels`);
       const docs = YAML.parseAllDocuments(text);
       if (docs.length !== 1) throw new Error(`expected one document, got ${docs.length}`);
       if (docs[0].errors.length) throw docs[0].errors[0];
-      return docs[0].toJS();
+      // JSON keys are strings: a collection as a key has no JSON form, and
+      // stringifying nested ones takes time exponential in their depth.
+      if (hasCollectionKey(docs[0].contents)) throw new Error('invalid map key: keys must be scalars');
+      value = docs[0].toJS();
     } catch (err) {
       throw badRequest(`error decoding YAML: ${(err as Error).message.split('\n')[0]}`);
     }
+  } else {
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw badRequest(`error decoding JSON: ${(err as Error).message}`);
+    }
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw badRequest(`error decoding JSON: ${(err as Error).message}`);
+  if (depthExceeds(value, MAX_BODY_DEPTH)) {
+    throw badRequest(`error decoding ${type === 'yaml' || type === 'apply-patch' ? 'YAML' : 'JSON'}: nesting exceeds ${MAX_BODY_DEPTH} levels`);
   }
+  return value;
+}
+
+/**
+ * Whether a YAML text may nest deeper than `limit`, judged from its tokens
+ * alone (an upper bound): open flow collections, plus in block context the
+ * indentation and the block indicators on one line (`- - - x`).
+ */
+function yamlNestingExceeds(text: string, limit: number): boolean {
+  let flow = 0;
+  let indent = 0;
+  let onLine = 0;
+  let lineStart = true;
+  let scalarNext = false;
+  for (const token of new YAML.Lexer().lex(text)) {
+    if (scalarNext) {
+      scalarNext = false; // a scalar's source, whatever characters it holds
+      continue;
+    }
+    if (lineStart && flow === 0 && /^ +$/.test(token)) indent = token.length;
+    lineStart = false;
+    switch (token) {
+      case '\u001f':
+        scalarNext = true;
+        break;
+      case '[':
+      case '{':
+        flow++;
+        break;
+      case ']':
+      case '}':
+        flow = Math.max(0, flow - 1);
+        break;
+      case '-':
+      case '?':
+      case ':':
+        if (flow === 0) onLine++;
+        break;
+      case '\n':
+      case '\r\n':
+        indent = 0;
+        onLine = 0;
+        lineStart = true;
+        break;
+    }
+    if (flow + indent + onLine > limit) return true;
+  }
+  return false;
+}
+
+function hasCollectionKey(root: unknown): boolean {
+  const stack = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (YAML.isMap(node)) {
+      for (const pair of node.items) {
+        if (pair.key !== null && !YAML.isScalar(pair.key)) return true;
+        stack.push(pair.value);
+      }
+    } else if (YAML.isSeq(node)) {
+      stack.push(...node.items);
+    }
+  }
+  return false;
+}
+
+/** Whether a parsed document nests deeper than `limit`, found without recursion. */
+function depthExceeds(root: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!node || typeof node !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) if (child && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -2,9 +2,9 @@ import { randomUUID, randomInt } from 'node:crypto';
 import { storageKey, storagePrefix, resourceTypes, type ResourceType } from '../api/registry';
 import type { KubeObject, StatusCause } from '../api/types';
 import { validateObject, type FieldValidation } from '../api/validation';
-import type { Store } from '../storage';
+import type { KeyValue, Store, WriteResult as StoreWriteResult } from '../storage';
 import { WatchCache, type CachedObject } from '../storage/watch-cache';
-import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, ApiError } from './errors';
+import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound } from './errors';
 
 /**
  * The generic registry store: what every kind's create, update, delete and
@@ -180,7 +180,7 @@ export class ResourceStorage {
     const key = storageKey(rt, meta.namespace, meta.name);
     const result = await this.store.create(key, encode(obj));
     if (!result.ok) throw alreadyExists(rt, meta.name);
-    return { object: this.cached(rt, key, result.kv.revision), warnings };
+    return { object: this.cached(rt, result.kv), warnings };
   }
 
   /**
@@ -215,8 +215,8 @@ export class ResourceStorage {
     opts: WriteOptions = {}, subresource?: Subresource,
   ): Promise<WriteResult> {
     const key = storageKey(rt, namespace, name);
+    let current = this.get(rt, namespace, name);
     for (let attempt = 0; ; attempt++) {
-      const current = this.get(rt, namespace, name);
       if (precondition && precondition !== current.object.metadata.resourceVersion) {
         throw conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
       }
@@ -228,25 +228,34 @@ export class ResourceStorage {
       }
       const next = this.prepareForUpdate(rt, desired, old, subresource);
       // Status and binding writes leave the spec as it was, so only the shape of what changed is checked.
+      // A status write is defaulted like any other write: otherwise its defaults (a node's allocatable)
+      // would appear later, on some unrelated spec write.
       const warnings = subresource ? [] : this.admit(rt, next, old, opts);
-      if (subresource === 'status') this.checkValid(rt, next, undefined, 'Ignore');
+      if (subresource === 'status') {
+        rt.defaults?.(next);
+        this.checkValid(rt, next, undefined, 'Ignore');
+      }
 
+      let lost: StoreWriteResult;
       if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && old.metadata.finalizers?.length) {
         // The last finalizer is gone: deletion that was waiting on it completes now.
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
         const removed = await this.store.delete(key, current.revision);
-        if (removed.ok) return { object: this.cached(rt, key, removed.kv.revision, removed.kv.value), warnings };
+        if (removed.ok) return { object: this.cached(rt, removed.kv), warnings };
+        lost = removed;
       } else {
         if (sameObject(next, old)) return { object: current, warnings }; // no-op writes do not bump the version
         const value = encode(next);
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
         const written = await this.store.update(key, value, current.revision);
-        if (written.ok) return { object: this.cached(rt, key, written.kv.revision), warnings };
-        if (written.reason === 'notfound') throw notFound(rt, name);
+        if (written.ok) return { object: this.cached(rt, written.kv), warnings };
+        lost = written;
       }
+      if (lost.reason === 'notfound') throw notFound(rt, name);
       if (precondition || attempt >= MAX_CONFLICT_RETRIES) {
         throw conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
       }
+      current = this.winnerOf(rt, namespace, name, lost.current);
     }
   }
 
@@ -257,8 +266,8 @@ export class ResourceStorage {
    */
   async delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
     const key = storageKey(rt, namespace, name);
+    let current = this.get(rt, namespace, name);
     for (let attempt = 0; ; attempt++) {
-      const current = this.get(rt, namespace, name);
       const obj = JSON.parse(current.json) as KubeObject;
       const pre = opts.preconditions;
       if (pre?.uid && pre.uid !== obj.metadata.uid) {
@@ -272,16 +281,19 @@ export class ResourceStorage {
       if (marked === 'unchanged') return { object: current, removed: false };
       if (opts.dryRun) return { object: current, removed: marked === 'remove' };
 
+      let lost: StoreWriteResult;
       if (marked === 'remove') {
         const removed = await this.store.delete(key, current.revision);
-        if (removed.ok) return { object: this.cached(rt, key, removed.kv.revision, removed.kv.value), removed: true };
-        if (removed.reason === 'notfound') throw notFound(rt, name);
+        if (removed.ok) return { object: this.cached(rt, removed.kv), removed: true };
+        lost = removed;
       } else {
         const written = await this.store.update(key, encode(obj), current.revision);
-        if (written.ok) return { object: this.cached(rt, key, written.kv.revision), removed: false };
-        if (written.reason === 'notfound') throw notFound(rt, name);
+        if (written.ok) return { object: this.cached(rt, written.kv), removed: false };
+        lost = written;
       }
+      if (lost.reason === 'notfound') throw notFound(rt, name);
       if (attempt >= MAX_CONFLICT_RETRIES) throw conflict(rt, name, 'the object was modified while being deleted');
+      current = this.winnerOf(rt, namespace, name, lost.current);
     }
   }
 
@@ -295,6 +307,9 @@ export class ResourceStorage {
       throw badRequest(`the name of the binding (${binding.metadata.name}) does not match the pod (${name})`);
     }
     return this.guaranteedUpdate(rt, namespace, name, binding.metadata?.resourceVersion, (pod) => {
+      if (binding.metadata?.uid && binding.metadata.uid !== pod.metadata.uid) {
+        throw conflict(rt, name, `Precondition failed: UID in precondition: ${binding.metadata.uid}, UID in object meta: ${pod.metadata.uid}`);
+      }
       if (pod.metadata.deletionTimestamp) throw conflict(rt, name, 'pod is being deleted, cannot be assigned to a host');
       if (pod.spec.nodeName) throw conflict(rt, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
       pod.spec.nodeName = nodeName;
@@ -425,17 +440,29 @@ export class ResourceStorage {
     return 'mark';
   }
 
-  /** The object a write just committed, as the cache now holds it. */
-  private cached(rt: ResourceType, key: string, revision: number, deletedValue?: string): CachedObject {
-    const hit = this.cache(rt).get(key);
-    if (hit && hit.revision === revision) return hit;
-    // Deleted objects (and engines whose watch lags the write) are decoded from the write itself.
-    if (deletedValue !== undefined) {
-      const { object, json } = decode(deletedValue, revision);
-      return { key, object, json, revision };
-    }
-    if (hit && hit.revision > revision) return hit;
-    throw new ApiError(500, 'InternalError', `the watch cache did not observe revision ${revision} of ${key}`);
+  /**
+   * What to retry a lost compare-and-swap against: the value that won, as the
+   * store reported it. The cache may not have seen that write yet (an engine
+   * that acknowledges writes in batches), and retrying against the cache
+   * would lose the same race again.
+   */
+  private winnerOf(rt: ResourceType, namespace: string | undefined, name: string, winner: KeyValue | undefined): CachedObject {
+    if (!winner) return this.get(rt, namespace, name);
+    const { object, json } = decode(winner.value, winner.revision);
+    return { key: winner.key, object, json, revision: winner.revision };
+  }
+
+  /**
+   * The object a write just committed: the cache's copy when the cache is at
+   * exactly that revision, else decoded from the written value (a deleted
+   * object, or one that later writes, acknowledged together, have already
+   * replaced). Never a newer version: a response shows what its write did.
+   */
+  private cached(rt: ResourceType, kv: KeyValue): CachedObject {
+    const hit = this.cache(rt).get(kv.key);
+    if (hit && hit.revision === kv.revision) return hit;
+    const { object, json } = decode(kv.value, kv.revision);
+    return { key: kv.key, object, json, revision: kv.revision };
   }
 
   private dryRunResult(obj: KubeObject): CachedObject {

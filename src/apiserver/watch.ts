@@ -1,9 +1,10 @@
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { ResourceType } from '../api/registry';
 import type { KubeObject } from '../api/types';
 import type { CacheEvent, CachedObject } from '../storage/watch-cache';
 import { TooOldError } from '../storage/watch-cache';
 import { gone } from './errors';
+import type { ApiRequest } from './request';
 import type { ResourceStorage } from './resources';
 
 /** Decides whether one object belongs to a watcher's view (namespace, label and field selectors). */
@@ -21,6 +22,21 @@ export interface WatchOptions {
 }
 
 /**
+ * The event type a watcher with `filter` sees for a cache event, or
+ * undefined when the change is outside its view. An object modified into the
+ * view is ADDED, one modified out of it is DELETED, as Kubernetes' watch
+ * filtering does.
+ */
+export function eventTypeFor(e: CacheEvent, filter: ObjectFilter): 'ADDED' | 'MODIFIED' | 'DELETED' | undefined {
+  const now = filter(e.object.object);
+  const before = e.prev ? filter(e.prev.object) : false;
+  if (e.type === 'ADDED') return now ? 'ADDED' : undefined;
+  if (e.type === 'DELETED') return before || (!e.prev && now) ? 'DELETED' : undefined;
+  if (now) return before || !e.prev ? 'MODIFIED' : 'ADDED';
+  return before ? 'DELETED' : undefined;
+}
+
+/**
  * Serves `?watch=true`: a chunked stream of one JSON event per line.
  *
  * resourceVersion unset or "0" starts with a synthetic ADDED per existing
@@ -32,10 +48,10 @@ export interface WatchOptions {
  * and one that starts matching as ADDED, as Kubernetes' watch filtering does.
  */
 export function serveWatch(
-  req: Request, res: Response, rt: ResourceType, resources: ResourceStorage,
+  req: ApiRequest, res: ServerResponse, rt: ResourceType, resources: ResourceStorage,
   filter: ObjectFilter, opts: WatchOptions,
 ): void {
-  const q = req.query as Record<string, string | undefined>;
+  const q = req.query;
   const cache = resources.cache(rt);
   const rv = q.resourceVersion;
   const sendInitial = q.sendInitialEvents === 'true' || !rv || rv === '0';
@@ -63,20 +79,9 @@ export function serveWatch(
   };
 
   const deliver = (e: CacheEvent): void => {
-    const now = filter(e.object.object);
-    const before = e.prev ? filter(e.prev.object) : false;
     lastRevision = e.revision;
-    if (e.type === 'ADDED') {
-      if (now) write(line('ADDED', e.object));
-    } else if (e.type === 'DELETED') {
-      if (before || (!e.prev && now)) write(line('DELETED', e.object));
-    } else if (now && (before || !e.prev)) {
-      write(line('MODIFIED', e.object));
-    } else if (now) {
-      write(line('ADDED', e.object));
-    } else if (before) {
-      write(line('DELETED', e.object));
-    }
+    const type = eventTypeFor(e, filter);
+    if (type) write(line(type, e.object));
   };
 
   let unsubscribe: (() => void) | undefined;
@@ -102,9 +107,9 @@ export function serveWatch(
   }
 
   const bookmarkTimer = bookmarks ? setInterval(() => writeBookmark(), opts.bookmarkIntervalMs) : undefined;
-  const timeoutMs = q.timeoutSeconds
-    ? Number(q.timeoutSeconds) * 1000
-    : opts.minRequestTimeoutMs * (1 + Math.random());
+  // timeoutSeconds unset or 0 means the server's default, as in Kubernetes; setTimeout cannot wait past 2^31-1 ms.
+  const requestedMs = Number(q.timeoutSeconds ?? 0) * 1000;
+  const timeoutMs = Math.min(requestedMs > 0 ? requestedMs : opts.minRequestTimeoutMs * (1 + Math.random()), 2 ** 31 - 1);
   const timeout = setTimeout(() => {
     if (bookmarks) writeBookmark();
     finish();

@@ -223,6 +223,8 @@ export interface KubeClient {
     opts: WatchOptions,
     onEvent: (event: WatchEvent<T>) => void,
   ): WatchHandle;
+  /** POST pods/NAME/binding: assigns a pod to a node (the scheduler's one write to a pod). */
+  bind(namespace: string, podName: string, nodeName: string, podUid?: string): Promise<void>;
 }
 
 export interface ApiClientOptions {
@@ -407,6 +409,16 @@ export class ApiClient implements KubeClient {
       ...deleteQuery(opts),
     });
     return this.request('DELETE', path, deleteBody(opts));
+  }
+
+  async bind(namespace: string, podName: string, nodeName: string, podUid?: string): Promise<void> {
+    const binding = {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: podName, namespace, ...(podUid ? { uid: podUid } : {}) },
+      target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+    };
+    await this.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}/binding`, binding);
   }
 
   /**

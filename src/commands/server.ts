@@ -19,6 +19,7 @@ which both mk and kubectl accept.`;
     'data-dir': Flags.string({ description: 'where state, the token and the kubeconfig live', default: path.join(os.homedir(), '.mk') }),
     port: Flags.integer({ description: 'port to serve the API on (0 picks a free one)', default: 6443, min: 0, max: 65535 }),
     'bind-address': Flags.string({ description: 'address to listen on', default: '127.0.0.1' }),
+    'disable-scheduler': Flags.boolean({ description: 'do not run the scheduler (pods stay Pending unless another scheduler binds them)', default: false }),
     'datastore-endpoint': Flags.string({
       description: 'datastore: empty for SQLite in the data dir, sqlite:///path/state.db, or http(s)://etcd:2379',
       default: '',
@@ -34,6 +35,7 @@ which both mk and kubectl accept.`;
       port: flags.port,
       bindAddress: flags['bind-address'],
       datastoreEndpoint: flags['datastore-endpoint'],
+      disableScheduler: flags['disable-scheduler'],
       log: (line) => this.logToStderr(line),
     });
     this.log(`mk server is serving the Kubernetes API at ${server.url}`);

@@ -15,8 +15,13 @@ import {
  * Every write is one row of `log`, whose primary key is the store revision;
  * a delete writes a tombstone row carrying the last value. The newest row of
  * a key is its current state (an index on (key, revision) finds it), and
- * replaying history for a watch is a range scan of the primary key. One
- * write is one INSERT: no multi-statement transaction on the hot path.
+ * replaying history for a watch is a range scan of the primary key.
+ *
+ * Group commit: writes that arrive in the same turn of the event loop share
+ * one transaction, committed on the next turn. A write is acknowledged (its
+ * promise resolves) and published to watchers only after its transaction
+ * commits, so nothing unacknowledged is ever visible to watchers, and a
+ * commit costs one WAL append per batch instead of one per write.
  * Compaction removes rows that are superseded or tombstones at or below the
  * compacted revision, so the file does not grow without bound under churn.
  *
@@ -56,6 +61,14 @@ interface LogRow {
   value: string;
 }
 
+/** Writes waiting for their shared transaction to commit. */
+interface Batch {
+  /** The revision before the batch's first write (restored if the commit fails). */
+  startRevision: number;
+  events: StoreEvent[];
+  waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+}
+
 interface Subscriber {
   prefix: string;
   handler: (event: StoreEvent) => void;
@@ -80,7 +93,11 @@ function prefixEnd(prefix: string): string {
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  /** The newest revision written, committed or not. */
   private revision: number;
+  /** The newest committed revision: what readers and watchers may see. */
+  private committed: number;
+  private batch?: Batch;
   private compacted: number;
   private readonly subscribers = new Set<Subscriber>();
   private compactTimer?: NodeJS.Timeout;
@@ -88,9 +105,12 @@ export class SqliteStore implements Store {
   private readonly stmt: {
     newest: Database.Statement<[string], LogRow>;
     list: Database.Statement<[string, string], LogRow>;
-    history: Database.Statement<[number, string, string], LogRow>;
+    history: Database.Statement<[number, number, string, string], LogRow>;
     insertLog: Database.Statement<[number, string, number, number, number, number, string]>;
     compactBatch: Database.Statement<[number, number]>;
+    begin: Database.Statement<[]>;
+    commit: Database.Statement<[]>;
+    rollback: Database.Statement<[]>;
     setMeta: Database.Statement<[string, number]>;
   };
 
@@ -107,6 +127,7 @@ export class SqliteStore implements Store {
     // Compaction can remove the newest rows (tombstones), so the compacted
     // revision is also a floor for the next revision.
     this.revision = Math.max(maxRevision, this.compacted);
+    this.committed = this.revision;
 
     this.stmt = {
       newest: this.db.prepare(
@@ -118,8 +139,11 @@ export class SqliteStore implements Store {
          WHERE l.deleted = 0 ORDER BY l.key`,
       ),
       history: this.db.prepare(
-        'SELECT * FROM log WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision',
+        'SELECT * FROM log WHERE revision > ? AND revision <= ? AND key >= ? AND key < ? ORDER BY revision',
       ),
+      begin: this.db.prepare('BEGIN'),
+      commit: this.db.prepare('COMMIT'),
+      rollback: this.db.prepare('ROLLBACK'),
       insertLog: this.db.prepare(
         'INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -144,7 +168,7 @@ export class SqliteStore implements Store {
   }
 
   async currentRevision(): Promise<number> {
-    return this.revision;
+    return this.committed;
   }
 
   async compactedRevision(): Promise<number> {
@@ -157,6 +181,7 @@ export class SqliteStore implements Store {
   }
 
   async list(prefix: string): Promise<ListResult> {
+    this.flush();
     const items = this.stmt.list.all(prefix, prefixEnd(prefix)).map(toKeyValue);
     return { items, revision: this.revision };
   }
@@ -165,9 +190,8 @@ export class SqliteStore implements Store {
     const existing = this.newest(key);
     if (existing) return { ok: false, reason: 'exists', current: toKeyValue(existing) };
     const revision = this.revision + 1;
-    this.writeRow({ revision, key, created: 1, deleted: 0, create_revision: revision, prev_revision: 0, value });
     const kv: KeyValue = { key, value, revision, createRevision: revision };
-    this.publish({ type: 'create', kv });
+    await this.write({ revision, key, created: 1, deleted: 0, create_revision: revision, prev_revision: 0, value }, { type: 'create', kv });
     return { ok: true, kv };
   }
 
@@ -177,9 +201,9 @@ export class SqliteStore implements Store {
     if (existing.revision !== expectedRevision) return { ok: false, reason: 'conflict', current: toKeyValue(existing) };
     const revision = this.revision + 1;
     const createRevision = existing.create_revision;
-    this.writeRow({ revision, key, created: 0, deleted: 0, create_revision: createRevision, prev_revision: existing.revision, value });
     const kv: KeyValue = { key, value, revision, createRevision };
-    this.publish({ type: 'update', kv, prev: toKeyValue(existing) });
+    const row: LogRow = { revision, key, created: 0, deleted: 0, create_revision: createRevision, prev_revision: existing.revision, value };
+    await this.write(row, { type: 'update', kv, prev: toKeyValue(existing) });
     return { ok: true, kv };
   }
 
@@ -194,9 +218,8 @@ export class SqliteStore implements Store {
       revision, key, created: 0, deleted: 1,
       create_revision: existing.create_revision, prev_revision: existing.revision, value: existing.value,
     };
-    this.writeRow(row);
     const kv: KeyValue = { key, value: existing.value, revision, createRevision: existing.create_revision };
-    this.publish({ type: 'delete', kv, prev: toKeyValue(existing) });
+    await this.write(row, { type: 'delete', kv, prev: toKeyValue(existing) });
     return { ok: true, kv };
   }
 
@@ -206,7 +229,8 @@ export class SqliteStore implements Store {
   ): Promise<Watch> {
     if (fromRevision < this.compacted) throw new CompactedError(fromRevision, this.compacted);
     // Replay and subscribe in one synchronous step: no write can slip between them.
-    for (const row of this.stmt.history.iterate(fromRevision, prefix, prefixEnd(prefix))) {
+    // Only committed history: writes of an open batch reach the subscriber when they commit.
+    for (const row of this.stmt.history.iterate(fromRevision, this.committed, prefix, prefixEnd(prefix))) {
       handler(this.eventOf(row));
     }
     const subscriber: Subscriber = { prefix, handler, onProgress };
@@ -215,7 +239,8 @@ export class SqliteStore implements Store {
   }
 
   async compact(revision: number): Promise<void> {
-    const target = Math.min(revision, this.revision);
+    this.flush();
+    const target = Math.min(revision, this.committed);
     if (target <= this.compacted) return;
     while (this.stmt.compactBatch.run(target, 5_000).changes > 0) {
       // keep deleting batches until nothing below target is left
@@ -229,6 +254,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.flush();
     if (this.compactTimer) clearInterval(this.compactTimer);
     this.subscribers.clear();
     if (this.db.open) this.db.close();
@@ -236,7 +262,7 @@ export class SqliteStore implements Store {
 
   private autoCompact(): void {
     const retain = this.options.retainRevisions ?? 10_000;
-    const target = this.revision - retain;
+    const target = this.committed - retain;
     if (target > this.compacted) void this.compact(target).catch(() => undefined);
   }
 
@@ -246,10 +272,43 @@ export class SqliteStore implements Store {
     return row && !row.deleted ? row : undefined;
   }
 
-  /** Appends one log row (a single autocommitted INSERT). */
-  private writeRow(row: LogRow): void {
+  /**
+   * Appends one log row to the open batch (opening one if needed) and
+   * resolves once the batch has committed and the event is published.
+   */
+  private write(row: LogRow, event: StoreEvent): Promise<void> {
+    if (!this.batch) {
+      this.stmt.begin.run();
+      this.batch = { startRevision: this.revision, events: [], waiters: [] };
+      setImmediate(() => this.flush());
+    }
     this.stmt.insertLog.run(row.revision, row.key, row.created, row.deleted, row.create_revision, row.prev_revision, row.value);
     this.revision = row.revision;
+    const batch = this.batch;
+    batch.events.push(event);
+    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  /** Commits the open batch, if any; then publishes its events and acknowledges its writes. */
+  private flush(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
+    try {
+      this.stmt.commit.run();
+    } catch (err) {
+      try {
+        this.stmt.rollback.run();
+      } catch {
+        // the failed commit may already have rolled back
+      }
+      this.revision = batch.startRevision;
+      for (const w of batch.waiters) w.reject(err);
+      return;
+    }
+    this.committed = this.revision;
+    for (const e of batch.events) this.publish(e);
+    for (const w of batch.waiters) w.resolve();
   }
 
   private eventOf(row: LogRow): StoreEvent {

@@ -1,0 +1,192 @@
+import { apiVersionOf, lookupResource, type ResourceType } from '../api/registry';
+import type { KubeList, KubeObject, Status, WatchEvent } from '../api/types';
+import {
+  ApiStatusError,
+  type DeleteOptions,
+  type KubeClient,
+  type ListOptions,
+  type PatchOptions,
+  type PatchType,
+  type WatchHandle,
+  type WatchOptions,
+} from '../client/api-client';
+import { TooOldError } from '../storage/watch-cache';
+import { ApiError, gone } from './errors';
+import { objectFilter, patcher } from './handlers';
+import type { ResourceStorage } from './resources';
+import { eventTypeFor } from './watch';
+
+const PATCH_BODY_TYPES: Record<PatchType, string> = {
+  merge: 'merge-patch',
+  json: 'json-patch',
+  strategic: 'strategic-merge-patch',
+  apply: 'apply-patch',
+};
+
+/**
+ * The API as a KubeClient inside the server process: the scheduler and
+ * controllers that run in `mk server` use it to skip HTTP, TLS and JSON
+ * framing, while going through exactly the same resource storage,
+ * defaulting, validation, admission and watch cache as a request does.
+ *
+ * Like the HTTP client it hands out private copies: objects returned or
+ * delivered are the caller's to keep, and objects passed in are not changed.
+ * Errors are ApiStatusError, as over HTTP.
+ */
+export class LocalClient implements KubeClient {
+  constructor(private readonly resources: ResourceStorage) {}
+
+  async get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    return call(() => JSON.parse(this.resources.get(rt, namespace, name).json));
+  }
+
+  async list<T extends KubeObject = KubeObject>(rt: ResourceType, namespace?: string, opts: ListOptions = {}): Promise<KubeList<T>> {
+    return call(() => {
+      const filter = objectFilter(rt, namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      const { items, revision } = this.resources.list(rt, namespace);
+      return {
+        apiVersion: apiVersionOf(rt),
+        kind: rt.listKind,
+        metadata: { resourceVersion: String(revision) },
+        items: items.filter((i) => filter(i.object)).map((i) => JSON.parse(i.json)),
+      };
+    });
+  }
+
+  async create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T> {
+    return call(async () => {
+      const copy = structuredClone(obj);
+      const result = await this.resources.create(rt, copy.metadata?.namespace, copy);
+      return JSON.parse(result.object.json);
+    });
+  }
+
+  async update<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T> {
+    return call(async () => {
+      const result = await this.resources.update(rt, obj.metadata.namespace, obj.metadata.name!, structuredClone(obj));
+      return JSON.parse(result.object.json);
+    });
+  }
+
+  async updateStatus<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T> {
+    return call(async () => {
+      const result = await this.resources.update(rt, obj.metadata.namespace, obj.metadata.name!, structuredClone(obj), {}, 'status');
+      return JSON.parse(result.object.json);
+    });
+  }
+
+  async patch<T extends KubeObject = KubeObject>(
+    rt: ResourceType, namespace: string | undefined, name: string, patch: unknown, type: PatchType, opts: PatchOptions = {},
+  ): Promise<T> {
+    return call(async () => {
+      const apply = patcher(PATCH_BODY_TYPES[type], structuredClone(patch));
+      const sub = opts.subresource === 'status' ? 'status' : undefined;
+      const result = await this.resources.guaranteedUpdate(rt, namespace, name, undefined, apply, {}, sub);
+      return JSON.parse(result.object.json);
+    });
+  }
+
+  async delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<KubeObject | Status> {
+    return call(async () => JSON.parse((await this.resources.delete(rt, namespace, name, opts)).object.json));
+  }
+
+  async deleteCollection(rt: ResourceType, namespace: string | undefined, opts: ListOptions & DeleteOptions = {}): Promise<KubeObject | Status> {
+    return call(async () => {
+      const filter = objectFilter(rt, namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      const deleted: KubeObject[] = [];
+      for (const item of this.resources.list(rt, namespace).items) {
+        if (!filter(item.object)) continue;
+        try {
+          const out = await this.resources.delete(rt, item.object.metadata.namespace, item.object.metadata.name!, opts);
+          deleted.push(JSON.parse(out.object.json));
+        } catch (err) {
+          if (!(err instanceof ApiError && err.code === 404)) throw err;
+        }
+      }
+      return { apiVersion: apiVersionOf(rt), kind: rt.listKind, metadata: {}, items: deleted };
+    });
+  }
+
+  async bind(namespace: string, podName: string, nodeName: string, podUid?: string): Promise<void> {
+    const pods = lookupResource('', 'v1', 'pods')!;
+    await call(() =>
+      this.resources.bind(pods, namespace, podName, {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name: podName, namespace, ...(podUid ? { uid: podUid } : {}) },
+        target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+      }),
+    );
+  }
+
+  /**
+   * Subscribes to the kind's watch cache. Events are delivered
+   * asynchronously (a microtask after the write that caused them), never
+   * inside the writer's call stack.
+   */
+  watch<T extends KubeObject = KubeObject>(
+    rt: ResourceType, namespace: string | undefined, opts: WatchOptions, onEvent: (event: WatchEvent<T>) => void,
+  ): WatchHandle {
+    let stopped = false;
+    let unsubscribe: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let finish!: (err?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      finish = (err?: unknown) => {
+        if (stopped) return;
+        stopped = true;
+        unsubscribe?.();
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+    });
+    const emit = (event: WatchEvent<T>) =>
+      queueMicrotask(() => {
+        if (stopped) return;
+        try {
+          onEvent(event);
+        } catch (err) {
+          finish(err);
+        }
+      });
+
+    try {
+      const filter = objectFilter(rt, namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      const cache = this.resources.cache(rt);
+      const rv = opts.resourceVersion;
+      const initial = !rv || rv === '0';
+      const from = initial ? cache.revision : Number(rv);
+      if (initial) {
+        for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: JSON.parse(item.json) });
+      }
+      unsubscribe = cache.watch(from, (e) => {
+        const type = eventTypeFor(e, filter);
+        if (type) emit({ type, object: JSON.parse(e.object.json) });
+      });
+      if (opts.timeoutSeconds) timer = setTimeout(() => finish(), opts.timeoutSeconds * 1000);
+    } catch (err) {
+      if (err instanceof TooOldError) {
+        const status = gone(err.message).toStatus();
+        emit({ type: 'ERROR', object: status as unknown as T });
+        queueMicrotask(() => finish());
+      } else {
+        queueMicrotask(() => finish(toClientError(err)));
+      }
+    }
+    return { stop: () => finish(), done };
+  }
+}
+
+function toClientError(err: unknown): unknown {
+  return err instanceof ApiError ? new ApiStatusError(err.toStatus()) : err;
+}
+
+/** Runs one API call, turning server-side ApiErrors into the client's ApiStatusError. */
+async function call<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toClientError(err);
+  }
+}
