@@ -582,6 +582,14 @@ const leases: TableColumn[] = [
   ageColumn,
 ];
 
+const priorityclasses: TableColumn[] = [
+  nameColumn,
+  col('Value', 'The priority of pods of this class.', (o) => o.value ?? 0, { type: 'integer' }),
+  col('Global-Default', 'Whether pods without a priorityClassName get this class.', (o) => o.globalDefault === true, { type: 'boolean' }),
+  col('Preemption-Policy', 'Whether pods of this class may preempt lower-priority pods.', (o) => o.preemptionPolicy ?? 'PreemptLowerPriority', { priority: 1 }),
+  ageColumn,
+];
+
 /** Columns per resource, keyed `plural` for the core group, `plural.group` otherwise. */
 export const tableColumns: Record<string, TableColumn[]> = {
   pods,
@@ -597,4 +605,5 @@ export const tableColumns: Record<string, TableColumn[]> = {
   namespaces,
   serviceaccounts,
   'leases.coordination.k8s.io': leases,
+  'priorityclasses.scheduling.k8s.io': priorityclasses,
 };

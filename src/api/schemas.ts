@@ -1658,6 +1658,18 @@ const Lease = kind('coordination.k8s.io', 'v1', 'Lease', 'A lease: node heartbea
   ),
 });
 
+const PriorityClass = kind(
+  'scheduling.k8s.io', 'v1', 'PriorityClass',
+  'Maps a priority class name to the integer priority of the pods that name it.',
+  {
+    value: int32('The priority of pods of this class; higher is more important.'),
+    globalDefault: bool('Whether pods without a priorityClassName get this class.'),
+    description: str('What the class is for.'),
+    preemptionPolicy: enumOf(['Never', 'PreemptLowerPriority'], 'Whether pods of this class may preempt lower-priority pods.'),
+  },
+  ['value'],
+);
+
 /** One schema per kind, keyed by kind; validation and (later) /openapi/v3 both use them. */
 export const schemas: Record<string, JSONSchema> = {
   Namespace,
@@ -1673,4 +1685,5 @@ export const schemas: Record<string, JSONSchema> = {
   ReplicaSet,
   DaemonSet,
   Lease,
+  PriorityClass,
 };

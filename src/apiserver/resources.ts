@@ -1,5 +1,5 @@
 import { randomUUID, randomInt } from 'node:crypto';
-import { storageKey, storagePrefix, resourceTypes, type ResourceType } from '../api/registry';
+import { lookupResource, storageKey, storagePrefix, resourceTypes, type ResourceType } from '../api/registry';
 import type { KubeObject, StatusCause } from '../api/types';
 import { validateObject, type FieldValidation } from '../api/validation';
 import type { KeyValue, Store, WriteResult as StoreWriteResult } from '../storage';
@@ -173,6 +173,7 @@ export class ResourceStorage {
     if (rt.hasGeneration) meta.generation = 1;
     else delete meta.generation;
     this.prepareForCreate(rt, obj);
+    if (rt.kind === 'Pod') this.admitPriority(obj);
 
     const warnings = this.admit(rt, obj, undefined, opts);
     if (opts.dryRun) return { object: this.dryRunResult(obj), warnings };
@@ -321,6 +322,33 @@ export class ResourceStorage {
       else conditions.push(scheduled);
       return pod;
     }, {}, 'binding');
+  }
+
+  /**
+   * The Priority admission plugin: a pod's spec.priority comes from its
+   * priorityClassName (or the globalDefault PriorityClass), never from the
+   * client. The built-in system classes are resolved by defaulting.
+   */
+  private admitPriority(pod: KubeObject): void {
+    const pcType = lookupResource('scheduling.k8s.io', 'v1', 'priorityclasses')!;
+    const spec = pod.spec;
+    if (!spec || typeof spec !== 'object') return;
+    const className: string | undefined = spec.priorityClassName || undefined;
+    if (className?.startsWith('system-')) return;
+    let pc: KubeObject | undefined;
+    if (className) {
+      pc = this.cache(pcType).get(storageKey(pcType, undefined, className))?.object;
+      if (!pc) throw forbidden(`pods "${pod.metadata.name}" is forbidden: no PriorityClass with name ${className} was found`);
+    } else {
+      pc = this.cache(pcType).list().find((c) => c.object.globalDefault === true)?.object;
+      if (!pc) return;
+      spec.priorityClassName = pc.metadata.name;
+    }
+    if (spec.priority !== undefined && spec.priority !== pc.value) {
+      throw forbidden(`pods "${pod.metadata.name}" is forbidden: the integer value of priority (${spec.priority}) must not be provided in pod spec; priority admission controller computed ${pc.value} from the given PriorityClass name`);
+    }
+    spec.priority = pc.value;
+    spec.preemptionPolicy ??= pc.preemptionPolicy ?? 'PreemptLowerPriority';
   }
 
   /** Rejects new objects in a namespace that is missing or being deleted (NamespaceLifecycle admission). */
