@@ -1800,6 +1800,24 @@ function validateLease(lease: KubeObject): StatusCause[] {
  * given (an update), immutable fields. They expect schema-valid input (types
  * right) and are run by `validateObject` after metadata checks.
  */
+/** The highest priority a user-defined PriorityClass may have; above it are the system classes. */
+const HIGHEST_USER_DEFINABLE_PRIORITY = 1_000_000_000;
+
+function validatePriorityClass(pc: KubeObject, old?: KubeObject): StatusCause[] {
+  const errs: StatusCause[] = [];
+  if (pc.metadata?.name?.startsWith('system-')) {
+    errs.push(field.forbidden('metadata.name', 'priority class names with the prefix "system-" are reserved for system use'));
+  }
+  if (typeof pc.value === 'number' && pc.value > HIGHEST_USER_DEFINABLE_PRIORITY) {
+    errs.push(field.invalid('value', pc.value, `must be less than or equal to ${HIGHEST_USER_DEFINABLE_PRIORITY}`));
+  }
+  if (old && old.value !== pc.value) errs.push(field.forbidden('value', 'may not be changed in an update.'));
+  if (old && (old.preemptionPolicy ?? 'PreemptLowerPriority') !== (pc.preemptionPolicy ?? 'PreemptLowerPriority')) {
+    errs.push(field.invalid('preemptionPolicy', pc.preemptionPolicy, FIELD_IMMUTABLE));
+  }
+  return errs;
+}
+
 export const semanticValidators: Record<string, (obj: KubeObject, old?: KubeObject) => StatusCause[]> = {
   Namespace: validateNamespace,
   Pod: validatePod,
@@ -1814,6 +1832,7 @@ export const semanticValidators: Record<string, (obj: KubeObject, old?: KubeObje
   ReplicaSet: validateReplicaSet,
   DaemonSet: validateDaemonSet,
   Lease: validateLease,
+  PriorityClass: validatePriorityClass,
 };
 
 // ---------------------------------------------------------------------------

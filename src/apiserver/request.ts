@@ -51,7 +51,12 @@ export interface ResourceRequest {
  * Returns undefined for paths that are not resource paths (discovery).
  */
 export function parseResourcePath(path: string): ResourceRequest | undefined {
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw badRequest(`malformed percent-encoding in the request path ${JSON.stringify(path)}`);
+  }
   let group: string;
   let version: string;
   let rest: string[];

@@ -147,6 +147,13 @@ const valid: Record<string, () => KubeObject> = {
     type: 'Normal',
   }),
   ServiceAccount: () => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('default'), imagePullSecrets: [{ name: 'regcred' }] }),
+  PriorityClass: () => ({
+    apiVersion: 'scheduling.k8s.io/v1',
+    kind: 'PriorityClass',
+    metadata: { name: 'high-priority' },
+    value: 1000,
+    description: 'placed first',
+  }),
   Lease: () => ({
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
