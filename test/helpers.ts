@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startServer, type RunningServer, type ServerOptions } from '../src/server';
@@ -35,6 +36,8 @@ export interface TestServer {
   dataDir: string;
   url: string;
   token: string;
+  /** An https agent that trusts the server's cluster CA. */
+  agent: https.Agent;
   /** One HTTP request with the cluster token; bodies that are objects are sent as JSON. */
   api(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   /** Stops the server (data dir kept, so it can be started again on it). */
@@ -48,24 +51,23 @@ export interface TestServer {
 /** Starts the real mk server on port 0 with a real SQLite file in a temp dir. */
 export async function startTestServer(options: Partial<ServerOptions> = {}, dataDir = tempDir()): Promise<TestServer> {
   const server = await startServer({ dataDir, port: 0, bindAddress: '127.0.0.1', compactIntervalMs: 0, ...options });
+  const agent = new https.Agent({ keepAlive: true, ca: server.caPem });
   const api = async (method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> => {
-    const init: RequestInit = {
-      method,
-      headers: { Authorization: `Bearer ${server.token}`, ...headers },
-    };
+    const h: Record<string, string> = { Authorization: `Bearer ${server.token}`, ...headers };
+    let payload: string | Buffer | undefined;
     if (body !== undefined) {
-      init.body = typeof body === 'string' || Buffer.isBuffer(body) ? (body as string) : JSON.stringify(body);
-      (init.headers as Record<string, string>)['Content-Type'] ??= 'application/json';
+      payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+      h['Content-Type'] ??= 'application/json';
     }
-    const res = await fetch(server.url + urlPath, init);
-    const text = await res.text();
+    const res = await httpsRequest(agent, method, server.url + urlPath, h, payload);
+    const text = await readAll(res);
     let parsed: any;
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = undefined;
     }
-    return { status: res.status, body: parsed, text, headers: res.headers };
+    return { status: res.statusCode ?? 0, body: parsed, text, headers: toHeaders(res) };
   };
   const ts: TestServer = {
     server,
@@ -73,12 +75,18 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
     url: server.url,
     token: server.token,
     api,
-    stop: () => server.close(),
+    agent,
+    stop: () => {
+      agent.destroy();
+      return server.close();
+    },
     restart: async () => {
+      agent.destroy();
       await server.close();
       return startTestServer(options, dataDir);
     },
     destroy: async () => {
+      agent.destroy();
       await server.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
@@ -98,9 +106,7 @@ export interface WatchReader {
 
 /** Opens a watch (a chunked stream of JSON lines) and reads events as they come. */
 export async function openWatch(ts: TestServer, urlPath: string): Promise<WatchReader> {
-  const controller = new AbortController();
-  const res = await fetch(ts.url + urlPath, { headers: { Authorization: `Bearer ${ts.token}` }, signal: controller.signal });
-  if (!res.body) throw new Error(`watch ${urlPath} answered ${res.status} without a body`);
+  const res = await httpsRequest(ts.agent, 'GET', ts.url + urlPath, { Authorization: `Bearer ${ts.token}` });
   const queue: any[] = [];
   const waiters: Array<() => void> = [];
   let buffer = '';
@@ -108,7 +114,7 @@ export async function openWatch(ts: TestServer, urlPath: string): Promise<WatchR
   const decoder = new TextDecoder();
   const ended = (async () => {
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
         buffer += decoder.decode(chunk, { stream: true });
         let nl: number;
         while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -152,9 +158,35 @@ export async function openWatch(ts: TestServer, urlPath: string): Promise<WatchR
         if (predicate(e)) return seen;
       }
     },
-    close: () => controller.abort(),
+    close: () => res.destroy(),
     ended,
   };
+}
+
+/** Sends one HTTPS request and resolves with the response (body not yet read). */
+export function httpsRequest(
+  agent: https.Agent, method: string, url: string, headers: Record<string, string>, body?: string | Buffer,
+): Promise<import('node:http').IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, agent, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } }, resolve);
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function readAll(res: import('node:http').IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function toHeaders(res: import('node:http').IncomingMessage): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
+    else if (v !== undefined) h.set(k, v);
+  }
+  return h;
 }
 
 /** A minimal valid pod manifest. */

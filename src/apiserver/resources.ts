@@ -47,6 +47,8 @@ export interface DeleteResult {
 /** Kubernetes' alphabet for generateName suffixes: no vowels, no look-alike digits. */
 const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const MAX_CONFLICT_RETRIES = 8;
+/** Namespaces the cluster cannot do without, as Kubernetes' NamespaceLifecycle admission protects them. */
+const IMMORTAL_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 
 function randomSuffix(): string {
   let s = '';
@@ -81,10 +83,7 @@ export function decode(value: string, revision: number): { object: KubeObject; j
   return { object, json };
 }
 
-/**
- * JSON with object keys sorted: two documents that differ only in key order
- * (a client that serializes fields in another order) are the same object.
- */
+/** JSON with object keys sorted, so that key order does not count as a difference. */
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v) =>
     v && typeof v === 'object' && !Array.isArray(v)
@@ -93,16 +92,27 @@ function canonical(value: unknown): string {
   );
 }
 
+/**
+ * Whether two documents are the same object: a client may serialize fields
+ * in another order. Reordering keys keeps the JSON's length, so only then is
+ * the (slower) order-blind comparison needed.
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  const ja = JSON.stringify(a);
+  const jb = JSON.stringify(b);
+  return ja === jb || (ja.length === jb.length && canonical(a) === canonical(b));
+}
+
 /** Whether a write would store nothing new (the resourceVersion is the store's, not content). */
 function sameObject(a: KubeObject, b: KubeObject): boolean {
-  const content = (o: KubeObject) => canonical({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
-  return content(a) === content(b);
+  const content = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return sameJson(content(a), content(b));
 }
 
 /** Everything of an object except metadata and status: a change here bumps generation. */
-function specOf(obj: KubeObject): string {
+function specOf(obj: KubeObject): Omit<KubeObject, 'metadata'> {
   const { metadata: _m, status: _s, resourceVersion: _r, ...rest } = obj;
-  return canonical(rest);
+  return rest;
 }
 
 function hasStatusSubresource(rt: ResourceType): boolean {
@@ -266,6 +276,9 @@ export class ResourceStorage {
    * later; everything else is removed now.
    */
   async delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
+    if (rt.kind === 'Namespace' && rt.group === '' && IMMORTAL_NAMESPACES.has(name)) {
+      throw forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
+    }
     const key = storageKey(rt, namespace, name);
     let current = this.get(rt, namespace, name);
     for (let attempt = 0; ; attempt++) {
@@ -413,7 +426,7 @@ export class ResourceStorage {
     }
     if (rt.hasGeneration) {
       meta.generation = oldMeta.generation ?? 1;
-      if (subresource !== 'status' && specOf(next) !== specOf(old)) meta.generation += 1;
+      if (subresource !== 'status' && !sameJson(specOf(next), specOf(old))) meta.generation += 1;
     } else {
       delete meta.generation;
     }

@@ -147,12 +147,15 @@ export class SqliteStore implements Store {
       insertLog: this.db.prepare(
         'INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      // Batched so one compaction never holds the write lock for long.
+      // Batched so one compaction never holds the write lock for long. Oldest first: a key's
+      // tombstone must not go in an earlier batch than the rows it supersedes, or those rows
+      // would become the key's newest row again and bring the deleted object back.
       compactBatch: this.db.prepare(
         `DELETE FROM log WHERE revision IN (
            SELECT l.revision FROM log l
            WHERE l.revision <= ?
              AND (l.deleted = 1 OR EXISTS (SELECT 1 FROM log n WHERE n.key = l.key AND n.revision > l.revision))
+           ORDER BY l.revision
            LIMIT ?)`,
       ),
       setMeta: this.db.prepare(
