@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { resolveResourceName, storageKey } from './api/registry';
 import { createRequestListener } from './apiserver/app';
 import { LocalClient } from './apiserver/local-client';
+import { PodStreams } from './apiserver/pod-streams';
 import { ResourceStorage } from './apiserver/resources';
 import { ensureTls, servingNames } from './apiserver/tls';
 import { writeKubeconfig } from './client/kubeconfig';
@@ -84,21 +85,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await resources.start();
   await bootstrap(resources);
 
+  const logError = (err: unknown) => log(`internal error: ${(err as Error)?.stack ?? err}`);
+  const podStreams = new PodStreams({ resources, token, logError });
   const listener = createRequestListener({
     resources,
     store,
     token,
+    podStreams,
     version: MK_VERSION,
     watch: {
       bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
       minRequestTimeoutMs: 30 * 60_000,
       maxBufferedBytes: 16 * 1024 * 1024,
     },
-    logError: (err) => log(`internal error: ${(err as Error)?.stack ?? err}`),
+    logError,
   });
   const tls = await ensureTls(opts.dataDir, servingNames(opts.bindAddress));
   const server = https.createServer({ cert: tls.certPem, key: tls.keyPem }, listener);
   server.keepAliveTimeout = 65_000;
+  // pods/exec arrives as a WebSocket upgrade, which node hands over outside the request listener.
+  server.on('upgrade', (req, socket, head) => podStreams.upgrade(req, socket, head));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.bindAddress, () => resolve());
@@ -121,6 +127,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await scheduler?.stop();
+      podStreams.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

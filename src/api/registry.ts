@@ -57,7 +57,7 @@ const rows: Row[] = [
   { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], subresources: ['status', 'finalize'], selectableFields: ['status.phase'], hasGeneration: false },
   {
     group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], categories: ['all'],
-    subresources: ['status', 'binding'],
+    subresources: ['status', 'binding', 'log', 'exec'],
     selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
     hasGeneration: false,
   },

@@ -5,6 +5,7 @@ import type { Store } from '../storage';
 import { discoveryRouter } from './discovery';
 import { ApiError, internalError, unauthorized } from './errors';
 import { resourceHandler } from './handlers';
+import type { PodStreams } from './pod-streams';
 import { parseQuery, toApiRequest } from './request';
 import type { ResourceStorage } from './resources';
 import type { WatchOptions } from './watch';
@@ -18,6 +19,8 @@ export interface AppOptions {
   watch: Omit<WatchOptions, 'asTable'>;
   /** Where unexpected (500) errors are reported. */
   logError?: (err: unknown) => void;
+  /** Serves pods/log and pods/exec (proxied to the pod's agent); without it they answer 405. */
+  podStreams?: PodStreams;
 }
 
 /** Paths served without a token, as kube-apiserver allows anonymous health checks. */
@@ -44,7 +47,7 @@ function renderError(res: ServerResponse, err: unknown, logError?: (err: unknown
 }
 
 /** Bearer-token check against the cluster token, in constant time. */
-function tokenChecker(token: string): (req: IncomingMessage) => boolean {
+export function tokenChecker(token: string): (req: IncomingMessage) => boolean {
   const expected = Buffer.from(`Bearer ${token}`);
   return (req) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -93,7 +96,7 @@ function createApp(opts: AppOptions): express.Express {
  */
 export function createRequestListener(opts: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const app = createApp(opts);
-  const handleResource = resourceHandler(opts.resources, opts.watch);
+  const handleResource = resourceHandler(opts.resources, opts.watch, opts.podStreams);
   const authorized = tokenChecker(opts.token);
   return (req, res) => {
     const apiReq = toApiRequest(req);

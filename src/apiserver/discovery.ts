@@ -18,6 +18,8 @@ const SUBRESOURCES: Record<string, { kind: string; group?: string; version?: str
   binding: { kind: 'Binding', verbs: ['create'] },
   scale: { kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] },
   finalize: { kind: '', verbs: ['update'] },
+  log: { kind: 'Pod', verbs: ['get'] },
+  exec: { kind: 'PodExecOptions', verbs: ['create', 'get'] },
 };
 
 function apiResources(rts: ResourceType[]): object[] {

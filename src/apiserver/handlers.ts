@@ -9,6 +9,7 @@ import type { CachedObject } from '../storage/watch-cache';
 import { badRequest, gone, invalid, methodNotAllowed, unsupportedMediaType } from './errors';
 import { bodyType, parseBody, parseResourcePath, readBody, type ApiRequest, type Query, type ResourceRequest } from './request';
 import type { DeleteOptions, ResourceStorage, WriteOptions, WriteResult } from './resources';
+import type { PodStreams } from './pod-streams';
 import { serveWatch, type ObjectFilter, type WatchOptions } from './watch';
 
 function sendJson(res: ServerResponse, code: number, body: string, warnings: string[] = []): void {
@@ -94,7 +95,7 @@ function decodeContinue(token: string): ContinueToken {
  * The generic REST handlers: one set of verbs for every kind in the
  * registry. Anything that is not a resource path is left to the caller.
  */
-export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<WatchOptions, 'asTable'>) {
+export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<WatchOptions, 'asTable'>, podStreams?: PodStreams) {
   const handlers = {
     list(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): void {
       const { rt, namespace } = r;
@@ -283,6 +284,10 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
         break;
       case 'finalize':
         if (m === 'PUT') return handlers.finalize(req, res, r, q);
+        break;
+      case 'log':
+      case 'exec':
+        if (podStreams) return podStreams.serve(req, res, r);
         break;
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource`);

@@ -189,6 +189,19 @@ export interface PatchOptions {
   subresource?: string;
 }
 
+/** The query of GET pods/NAME/log (Kubernetes' PodLogOptions). */
+export interface PodLogOptions {
+  container?: string;
+  follow?: boolean;
+  previous?: boolean;
+  timestamps?: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+  /** RFC 3339. */
+  sinceTime?: string;
+  limitBytes?: number;
+}
+
 /** A running watch. `done` settles when the stream ends: resolved on a clean end or stop(), rejected on failure. */
 export interface WatchHandle {
   stop(): void;
@@ -419,6 +432,36 @@ export class ApiClient implements KubeClient {
       target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
     };
     await this.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}/binding`, binding);
+  }
+
+  /**
+   * GET pods/NAME/log as a stream. Resolves once the server answers 200, with
+   * the body still to be read (endless with `follow`: destroy it to stop);
+   * a non-2xx answer throws ApiStatusError.
+   */
+  logs(namespace: string, name: string, opts: PodLogOptions = {}): Promise<http.IncomingMessage> {
+    const path = withQuery(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`, {
+      container: opts.container,
+      follow: opts.follow || undefined,
+      previous: opts.previous || undefined,
+      timestamps: opts.timestamps || undefined,
+      tailLines: opts.tailLines,
+      sinceSeconds: opts.sinceSeconds,
+      sinceTime: opts.sinceTime,
+      limitBytes: opts.limitBytes,
+    });
+    return new Promise((resolve, reject) => {
+      const req = this.transport.request(this.requestOptions('GET', path, { Accept: '*/*' }), (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(res);
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => reject(ApiStatusError.fromResponse(status, parseBody({ statusCode: status, headers: res.headers, body: Buffer.concat(chunks) }))));
+        res.on('error', (err) => reject(new ConnectionError(this.options.server, err)));
+      });
+      req.on('error', (err) => reject(new ConnectionError(this.options.server, err)));
+      req.end();
+    });
   }
 
   /**
