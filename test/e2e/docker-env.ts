@@ -1,0 +1,163 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DockerRuntime, type TarEntry } from '../../src/agent/runtime/docker';
+
+/**
+ * Shared setup of the e2e tests that need a real Docker engine.
+ *
+ *   const describeDocker = requireDocker();
+ *   describeDocker('pods in containers', () => {
+ *     let image: string;
+ *     beforeAll(async () => { image = await ensureTestImage(); });
+ *     ...
+ *   });
+ */
+
+/** The busybox test image: /bin/busybox from the host (Debian busybox-static) and its applet links. */
+export const TEST_IMAGE = 'mk-test/busybox:1';
+
+type DescribeFn = (name: string, fn: () => void) => void;
+
+let availability: { ok: boolean; reason: string } | undefined;
+
+/**
+ * Whether a Docker engine answers, decided synchronously (jest declares
+ * suites synchronously): a child node process pings the endpoint
+ * DockerRuntime would use. Memoized per jest worker.
+ */
+function dockerAvailability(): { ok: boolean; reason: string } {
+  if (availability) return availability;
+  const where = DockerRuntime.endpoint();
+  const target = where.startsWith('unix://')
+    ? { socketPath: where.slice('unix://'.length) }
+    : (() => {
+        const u = new URL(where.replace(/^tcp:/, 'http:'));
+        return { host: u.hostname, port: Number(u.port || 2375), tls: process.env.DOCKER_TLS_VERIFY === '1' || u.port === '2376' };
+      })();
+  const script = `
+    const t = JSON.parse(process.argv[1]);
+    const certs = process.env.DOCKER_CERT_PATH;
+    const read = (f) => { try { return require('fs').readFileSync(require('path').join(certs, f)); } catch { return undefined; } };
+    const mod = t.tls ? require('https') : require('http');
+    const opts = { ...t, path: '/_ping', timeout: 1500 };
+    if (t.tls && certs) Object.assign(opts, { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') });
+    const req = mod.get(opts, (r) => process.exit(r.statusCode === 200 ? 0 : 2));
+    req.on('timeout', () => process.exit(3));
+    req.on('error', (e) => { process.stderr.write(e.message); process.exit(1); });`;
+  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(target)], { timeout: 5000, encoding: 'utf8' });
+  availability =
+    r.status === 0
+      ? { ok: true, reason: '' }
+      : { ok: false, reason: `no Docker engine answers at ${where}${r.stderr ? ` (${r.stderr.trim()})` : ''}` };
+  return availability;
+}
+
+/**
+ * Returns the `describe` to declare Docker e2e suites with. With an engine:
+ * `describe`, whose suites first confirm it with DockerRuntime.probe().
+ * Without one: under CI=true a suite with one failing test saying so (the
+ * e2e tests must not silently vanish in CI); elsewhere `describe.skip`,
+ * after printing why.
+ */
+export function requireDocker(): DescribeFn & { skip: DescribeFn; only: DescribeFn } {
+  const { ok, reason } = dockerAvailability();
+  if (ok) {
+    const wrap =
+      (d: DescribeFn): DescribeFn =>
+      (name, fn) =>
+        d(name, () => {
+          beforeAll(async () => {
+            if (!(await DockerRuntime.probe({ timeoutMs: 5000 }))) throw new Error(`Docker engine at ${DockerRuntime.endpoint()} stopped answering`);
+          });
+          fn();
+        });
+    return Object.assign(wrap(describe), { skip: describe.skip as DescribeFn, only: wrap(describe.only) });
+  }
+  if (process.env.CI === 'true') {
+    const failing: DescribeFn = (name) =>
+      describe(name, () => {
+        it('needs a Docker engine', () => {
+          throw new Error(`CI=true and ${reason}: e2e tests need Docker (.ci/run installs docker.io and starts dockerd)`);
+        });
+      });
+    return Object.assign(failing, { skip: describe.skip as DescribeFn, only: failing });
+  }
+  // One plain line (console.warn in jest would add a stack trace).
+  process.stderr.write(`skipping Docker e2e tests: ${reason}\n`);
+  return Object.assign(describe.skip as DescribeFn, { skip: describe.skip as DescribeFn, only: describe.skip as DescribeFn });
+}
+
+/**
+ * Builds TEST_IMAGE once (`docker import` of a tar made in memory) and
+ * returns its name. Safe when several jest workers call it at once: one
+ * builds under an exclusive lock file, the others wait for the image.
+ */
+export async function ensureTestImage(): Promise<string> {
+  testImage ??= buildTestImage().catch((err) => {
+    testImage = undefined;
+    throw err;
+  });
+  return testImage;
+}
+
+let testImage: Promise<string> | undefined;
+
+async function buildTestImage(): Promise<string> {
+  const runtime = new DockerRuntime({ node: 'mk-test-image' });
+  const lock = path.join(os.tmpdir(), `${TEST_IMAGE.replace(/[^a-z0-9]/g, '_')}.lock`);
+  try {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      if (await runtime.imageId(TEST_IMAGE)) return TEST_IMAGE;
+      let fd: number | undefined;
+      try {
+        fd = fs.openSync(lock, 'wx');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // A builder that died leaves its lock behind; an import takes a few seconds at most.
+        const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+        if (age > 60_000) fs.rmSync(lock, { force: true });
+        if (Date.now() > deadline) throw new Error(`timed out waiting for another worker to build ${TEST_IMAGE} (lock ${lock})`);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      try {
+        if (!(await runtime.imageId(TEST_IMAGE))) {
+          await runtime.importImage(TEST_IMAGE, busyboxEntries(), ['CMD ["sh"]', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+        }
+        return TEST_IMAGE;
+      } finally {
+        fs.closeSync(fd);
+        fs.rmSync(lock, { force: true });
+      }
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+function busyboxEntries(): TarEntry[] {
+  const busybox = '/bin/busybox';
+  if (!fs.existsSync(busybox)) throw new Error(`${busybox} not found: install Debian's busybox-static to build ${TEST_IMAGE}`);
+  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s && s !== 'busybox' && !s.includes('/'));
+  const entries: TarEntry[] = [
+    { path: 'bin', type: 'dir' },
+    { path: 'bin/busybox', type: 'file', mode: 0o755, data: fs.readFileSync(busybox) },
+    ...applets.map((a): TarEntry => ({ path: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
+    { path: 'tmp', type: 'dir', mode: 0o1777 },
+    { path: 'root', type: 'dir', mode: 0o700 },
+    { path: 'etc', type: 'dir' },
+    {
+      path: 'etc/passwd',
+      type: 'file',
+      data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),
+    },
+    { path: 'etc/group', type: 'file', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
+  ];
+  return entries;
+}
