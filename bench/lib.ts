@@ -15,15 +15,23 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Peak resident set size of the server so far, from /proc (bytes). */
   peakRss(): number;
-  stop(): Promise<void>;
+  /** CPU time (user + system, all threads) the server has used so far, from /proc (seconds). */
+  cpuSeconds(): number;
+  /** Stops the server (SIGTERM, a clean shutdown) and removes its data dir unless `keepData`. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 const ROOT = path.join(__dirname, '..');
 
-/** Starts `mk server` (the compiled binary, as users run it) on a free port in a temp data dir. */
-export async function startServerProcess(extraArgs: string[] = []): Promise<ServerProcess> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-'));
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'server', '--data-dir', dataDir, '--port', '0', ...extraArgs], {
+/**
+ * Starts `mk server` (the compiled binary, as users run it) on a free port in a temp data dir.
+ * `nodeArgs` go to node itself, e.g. `['--cpu-prof', '--cpu-prof-dir', dir]` (written at exit).
+ * Given a `dataDir` a previous server kept, starts on that state (a restart).
+ */
+export async function startServerProcess(
+  extraArgs: string[] = [], nodeArgs: string[] = [], dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-')),
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin', 'run.js'), 'server', '--data-dir', dataDir, '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -55,13 +63,19 @@ export async function startServerProcess(extraArgs: string[] = []): Promise<Serv
     dataDir,
     child,
     peakRss: () => (sample(), peak),
-    stop: async () => {
+    cpuSeconds: () => {
+      // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name; clock ticks of 1/100 s on Linux.
+      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
+    stop: async (opts = {}) => {
       clearInterval(sampler);
       sample();
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -130,4 +144,140 @@ export function arg(name: string, fallback: number): number {
 
 export function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export interface WatchStream {
+  close(): void;
+  /** Resolves when the stream ends (closed by either side). */
+  ended: Promise<void>;
+}
+
+/**
+ * Opens a watch (`?watch=true`, one JSON event per line) on its own connection and
+ * calls `onEvent` for every event as it arrives; resolves once the server answered.
+ */
+export function watch(
+  server: { url: string; token: string; caPem: string }, urlPath: string, onEvent: (event: any) => void,
+): Promise<WatchStream> {
+  const u = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: u.hostname, port: u.port, path: urlPath, ca: server.caPem, agent: false, headers: { Authorization: `Bearer ${server.token}` } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`watch ${urlPath} answered ${res.statusCode}`));
+          res.resume();
+          return;
+        }
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let nl: number;
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl);
+            buffer = buffer.slice(nl + 1);
+            if (line.trim()) onEvent(JSON.parse(line));
+          }
+        });
+        const ended = new Promise<void>((done) => {
+          res.on('end', done);
+          res.on('close', done);
+          res.on('error', () => done());
+        });
+        resolve({ close: () => req.destroy(), ended });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export interface ProfileSummary {
+  /** Sampled time inside the window. */
+  totalMs: number;
+  /** Functions by self time, most first: `name (file:line)`. */
+  selfTop: { name: string; ms: number }[];
+  /** Time with at least one frame from each area on the stack (an area counts once per sample). */
+  inclusive: { area: string; ms: number }[];
+  /** Functions matching `focus`, by inclusive time (time with the function anywhere on the stack). */
+  focusTop: { name: string; ms: number }[];
+}
+
+export interface ProfileOptions {
+  /** Labels for frames whose `url functionName` matches the pattern (first match wins per frame). */
+  areas: [string, RegExp][];
+  /** Functions (by `url functionName`) to list by inclusive time. */
+  focus?: RegExp;
+  top?: number;
+  /**
+   * Only samples taken in this window, in microseconds of the monotonic clock
+   * (`process.hrtime.bigint() / 1000n` in any process on the machine: V8 stamps
+   * samples with the same CLOCK_MONOTONIC).
+   */
+  windowUs?: [number, number];
+}
+
+/**
+ * Sums a V8 `.cpuprofile` (from `node --cpu-prof`): the hottest functions by
+ * self time, inclusive time per area, and inclusive time of focus functions.
+ */
+export function summarizeCpuProfile(file: string, opts: ProfileOptions): ProfileSummary {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+    startTime: number;
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const top = opts.top ?? 25;
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const labels = new Map<number, string>();
+  const areaOf = new Map<number, string | undefined>();
+  const focused = new Set<number>();
+  for (const n of prof.nodes) {
+    const f = n.callFrame;
+    const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(ROOT + '/', '')}:${f.lineNumber + 1}` : 'native';
+    labels.set(n.id, `${f.functionName || '(anonymous)'} (${where})`);
+    const text = `${f.url} ${f.functionName}`;
+    areaOf.set(n.id, opts.areas.find(([, re]) => re.test(text))?.[0]);
+    if (opts.focus?.test(text)) focused.add(n.id);
+  }
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const focusTime = new Map<string, number>();
+  let totalUs = 0;
+  let t = prof.startTime;
+  prof.samples.forEach((id, i) => {
+    t += prof.timeDeltas[i] ?? 0;
+    if (opts.windowUs && (t < opts.windowUs[0] || t > opts.windowUs[1])) return;
+    const us = prof.timeDeltas[i + 1] ?? 0; // a sample stands for the time until the next one
+    totalUs += us;
+    const name = labels.get(id)!;
+    self.set(name, (self.get(name) ?? 0) + us);
+    const seenAreas = new Set<string>();
+    const seenFns = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const area = areaOf.get(cur);
+      if (area && !seenAreas.has(area)) {
+        seenAreas.add(area);
+        inclusive.set(area, (inclusive.get(area) ?? 0) + us);
+      }
+      if (focused.has(cur)) {
+        const fn = labels.get(cur)!;
+        if (!seenFns.has(fn)) {
+          seenFns.add(fn);
+          focusTime.set(fn, (focusTime.get(fn) ?? 0) + us);
+        }
+      }
+    }
+  });
+  const ranked = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return {
+    totalMs: totalUs / 1000,
+    selfTop: ranked(self, top).map(([name, us]) => ({ name, ms: us / 1000 })),
+    inclusive: ranked(inclusive, Infinity).map(([area, us]) => ({ area, ms: us / 1000 })),
+    focusTop: ranked(focusTime, top).map(([name, us]) => ({ name, ms: us / 1000 })),
+  };
 }
