@@ -1,5 +1,5 @@
 import type { KubeObject } from '../api/types';
-import type { NodeInfo, PodInfo } from './framework';
+import type { NodeIndex, NodeInfo, PodInfo } from './framework';
 import { addPod, nodeInfo, podInfo, removePod, setNode } from './pod-info';
 
 interface PlacedPod {
@@ -18,8 +18,19 @@ interface PlacedPod {
  * catches up. A failed binding forgets the assumption; the bound pod arriving
  * through the watch confirms it.
  */
+/** Nodes by name, plus the index InterPodAffinity reads (see NodeIndex). */
+class NodeMap extends Map<string, NodeInfo> implements NodeIndex {
+  readonly withRequiredAntiAffinity = new Set<NodeInfo>();
+
+  /** Call after a node's pods changed. */
+  reindex(node: NodeInfo): void {
+    if (node.podsWithRequiredAntiAffinity.size > 0 && this.get(node.name) === node) this.withRequiredAntiAffinity.add(node);
+    else this.withRequiredAntiAffinity.delete(node);
+  }
+}
+
 export class SchedulerCache {
-  readonly nodes = new Map<string, NodeInfo>();
+  readonly nodes = new NodeMap();
   private readonly placed = new Map<string, PlacedPod>();
   /** Pods bound to nodes the cache has not seen yet, by node name. */
   private readonly waiting = new Map<string, Map<string, PodInfo>>();
@@ -45,12 +56,14 @@ export class SchedulerCache {
       for (const p of early.values()) addPod(info, p);
       this.waiting.delete(name);
     }
+    this.nodes.reindex(info);
   }
 
   removeNode(name: string): void {
     const info = this.nodes.get(name);
     if (!info) return;
     this.nodes.delete(name);
+    this.nodes.reindex(info);
     this.order = undefined;
     // Pods still bound to the node stay known, so they count again if it returns.
     if (info.pods.size) this.waiting.set(name, new Map(info.pods));
@@ -96,6 +109,7 @@ export class SchedulerCache {
     const node = this.nodes.get(nodeName);
     if (node) {
       addPod(node, info);
+      this.nodes.reindex(node);
       return;
     }
     let early = this.waiting.get(nodeName);
@@ -106,7 +120,10 @@ export class SchedulerCache {
   private unplace(key: string, prev: PlacedPod): void {
     this.placed.delete(key);
     const node = this.nodes.get(prev.node);
-    if (node) removePod(node, key);
+    if (node) {
+      removePod(node, key);
+      this.nodes.reindex(node);
+    }
     const early = this.waiting.get(prev.node);
     if (early?.delete(key) && early.size === 0) this.waiting.delete(prev.node);
   }

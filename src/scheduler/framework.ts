@@ -82,6 +82,24 @@ export interface NodeInfo {
   ownerCounts: Map<string, number>;
   /** The pods on the node with required anti-affinity terms, by key, so checking them skips every other pod. */
   podsWithRequiredAntiAffinity: Map<string, PodInfo>;
+  /**
+   * Facts the filters read for every node of every pod, taken from the node
+   * object once per node update instead of once per pod (measured: this walk
+   * was ~10% of scheduling CPU at 5,000 nodes).
+   */
+  ready: string | undefined;
+  unschedulable: boolean;
+  /** spec.taints, undefined when there are none. */
+  taints: ReadonlyArray<{ key: string; value?: string; effect: string }> | undefined;
+}
+
+/**
+ * The nodes as plugins see them in `prepare`. The scheduler cache's map also
+ * indexes the nodes holding pods with required anti-affinity (usually none),
+ * so a plain pod does not walk every node to find out there are none.
+ */
+export interface NodeIndex extends ReadonlyMap<string, NodeInfo> {
+  readonly withRequiredAntiAffinity?: ReadonlySet<NodeInfo>;
 }
 
 /** Per-pod, per-cycle data a plugin computes once in `prepare` and reads for every node. */
@@ -116,7 +134,7 @@ export interface FilterPlugin {
    * Optional per-pod precomputation (e.g. parsed affinity), stored in `state`;
    * called once per scheduling cycle, before any `filter` of that cycle.
    */
-  prepare?(pod: PodInfo, state: CycleState, nodes: ReadonlyMap<string, NodeInfo>): PrepareResult;
+  prepare?(pod: PodInfo, state: CycleState, nodes: NodeIndex): PrepareResult;
   /** undefined when the pod fits the node; otherwise the reason(s) it does not. */
   filter(pod: PodInfo, node: NodeInfo, state: CycleState): FilterResult;
 }
@@ -125,7 +143,7 @@ export interface ScorePlugin {
   name: string;
   weight: number;
   /** As FilterPlugin.prepare, called before any `score` of the cycle. */
-  prepare?(pod: PodInfo, state: CycleState, nodes: ReadonlyMap<string, NodeInfo>): PrepareResult;
+  prepare?(pod: PodInfo, state: CycleState, nodes: NodeIndex): PrepareResult;
   /** A raw score for one feasible node. */
   score(pod: PodInfo, node: NodeInfo, state: CycleState): number;
   /**

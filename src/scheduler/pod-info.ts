@@ -202,6 +202,9 @@ export function nodeInfo(node: KubeObject): NodeInfo {
     usedHostPorts: new Map(),
     ownerCounts: new Map(),
     podsWithRequiredAntiAffinity: new Map(),
+    ready: undefined,
+    unschedulable: false,
+    taints: undefined,
   };
   setNode(info, node);
   return info;
@@ -213,6 +216,10 @@ export function setNode(info: NodeInfo, node: KubeObject): void {
   info.node = node;
   info.labels = node.metadata.labels ?? NO_LABELS;
   info.allocatable = allocatableOf(node);
+  const conditions: Array<{ type: string; status: string }> | undefined = node.status?.conditions;
+  info.ready = conditions?.find((c) => c.type === 'Ready')?.status;
+  info.unschedulable = node.spec?.unschedulable === true;
+  info.taints = node.spec?.taints?.length ? node.spec.taints : undefined;
 }
 
 function addResources(to: Resources, r: Resources, sign: 1 | -1): void {

@@ -6,8 +6,10 @@ export interface QueuedPod {
   pod: KubeObject;
   /** Scheduling attempts so far; drives the backoff. */
   attempts: number;
-  /** When it first entered the queue (ms), for FIFO order among equal priorities. */
+  /** When it first entered the queue (ms). */
   enqueued: number;
+  /** Arrival order, for FIFO among equal priorities (many pods share a millisecond). */
+  seq: number;
   /** The queue's move counter when this attempt started (see `moveRequests`). */
   cycle: number;
   /** When the last attempt failed (ms); backoff counts from here. */
@@ -17,6 +19,12 @@ export interface QueuedPod {
 export interface QueueOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Backoff ends on ticks of this length (1 s, like kube-scheduler's backoff
+   * flush), so pods that failed a few ms apart return together and the
+   * active queue orders them by priority. 1 makes backoff exact.
+   */
+  backoffTickMs?: number;
   now?: () => number;
 }
 
@@ -28,7 +36,7 @@ function priorityOf(pod: KubeObject): number {
 function before(a: QueuedPod, b: QueuedPod): boolean {
   const pa = priorityOf(a.pod);
   const pb = priorityOf(b.pod);
-  return pa !== pb ? pa > pb : a.enqueued < b.enqueued;
+  return pa !== pb ? pa > pb : a.seq < b.seq;
 }
 
 /**
@@ -49,13 +57,16 @@ export class SchedulingQueue {
   private closed = false;
   /** Counts cluster changes; a failure seen after one goes to backoff, not to unschedulable. */
   private moveRequests = 0;
+  private nextSeq = 0;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly tickMs: number;
   private readonly now: () => number;
 
   constructor(opts: QueueOptions = {}) {
     this.initialBackoffMs = opts.initialBackoffMs ?? 1_000;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
+    this.tickMs = Math.max(1, opts.backoffTickMs ?? 1_000);
     this.now = opts.now ?? Date.now;
   }
 
@@ -78,7 +89,7 @@ export class SchedulingQueue {
       if (specChanged && this.unschedulable.delete(key)) this.push(waiting);
       return;
     }
-    this.push({ key, pod, attempts: this.attempts.get(key) ?? 0, enqueued: this.now(), cycle: 0, failedAt: 0 });
+    this.push({ key, pod, attempts: this.attempts.get(key) ?? 0, enqueued: this.now(), seq: this.nextSeq++, cycle: 0, failedAt: 0 });
   }
 
   delete(key: string): void {
@@ -153,10 +164,10 @@ export class SchedulingQueue {
     this.attempts.set(item.key, item.attempts);
   }
 
-  /** 1 s after the first failure, doubling per attempt, at most 10 s. */
+  /** 1 s after the first failure, doubling per attempt, at most 10 s; rounded up to the next tick. */
   private backoffUntil(item: QueuedPod): number {
     const ms = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** Math.max(0, item.attempts - 1));
-    return item.failedAt + ms;
+    return Math.ceil((item.failedAt + ms) / this.tickMs) * this.tickMs;
   }
 
   private toBackoff(item: QueuedPod): void {

@@ -34,7 +34,8 @@ export function numFeasibleNodesToFind(nodes: number, percentage = 0): number {
   const MIN = 100;
   if (nodes < MIN) return nodes;
   let pct = percentage;
-  if (pct <= 0) pct = Math.max(5, 50 - nodes / 125);
+  // Integer division, as kube-scheduler computes it in Go.
+  if (pct <= 0) pct = Math.max(5, 50 - Math.floor(nodes / 125));
   if (pct >= 100) return nodes;
   return Math.max(MIN, Math.floor((nodes * pct) / 100));
 }

@@ -408,7 +408,7 @@ describe('scheduler in mk server', () => {
     // which failed a few ms earlier, comes out (and is placed) alone before `high` is eligible.
     // kube-scheduler flushes its backoff queue once a second, so both come out together and the
     // heap orders them. Flip to `it` once fixed.
-    it.failing('gives the one free slot of a new node to the higher-priority pod of those waiting', async () => {
+    it('gives the one free slot of a new node to the higher-priority pod of those waiting', async () => {
       ts = await startTestServer();
       await priorityClasses();
       await createNode(ts, 'node1', { cpu: '1' });

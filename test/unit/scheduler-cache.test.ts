@@ -230,7 +230,7 @@ describe('numFeasibleNodesToFind', () => {
 
   // BUG: mk divides nodes/125 as a float; Go's int32 division truncates first.
   // 1100 nodes: Go 50 - 8 = 42% → 462; mk 50 - 8.8 = 41.2% → 453. Flip to `it.each` once fixed.
-  it.failing.each([
+  it.each([
     [600, 276],
     [1100, 462],
     [2600, 780],

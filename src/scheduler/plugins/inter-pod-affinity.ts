@@ -1,5 +1,5 @@
 import { matchesLabels, type LabelSelector } from '../../api/selectors';
-import { SKIP, type AffinityTerm, type CycleState, type FilterPlugin, type NodeInfo, type PodInfo } from '../framework';
+import { SKIP, type AffinityTerm, type CycleState, type FilterPlugin, type NodeIndex, type NodeInfo, type PodInfo } from '../framework';
 
 /**
  * InterPodAffinity (required terms): a pod goes only where
@@ -83,9 +83,9 @@ function count(counts: TopologyCounts, key: string, value: string): number {
   return counts.get(key)?.get(value) ?? 0;
 }
 
-function computeState(pod: PodInfo, nodes: ReadonlyMap<string, NodeInfo>): State | null {
+function computeState(pod: PodInfo, nodes: NodeIndex): State | null {
   const existingAntiAffinity: TopologyCounts = new Map();
-  for (const node of nodes.values()) {
+  for (const node of nodes.withRequiredAntiAffinity ?? nodes.values()) {
     if (node.podsWithRequiredAntiAffinity.size === 0) continue;
     for (const other of node.podsWithRequiredAntiAffinity.values()) {
       for (const term of other.requiredAntiAffinityTerms) {

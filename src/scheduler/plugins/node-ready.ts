@@ -16,17 +16,10 @@ const REASON = 'node(s) were not ready';
 const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';
 const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
 
-/** The status of the node's Ready condition: 'True', 'False', 'Unknown', or undefined before the first report. */
-function readyStatus(node: { status?: any }): string | undefined {
-  const conditions: { type: string; status: string }[] | undefined = node.status?.conditions;
-  if (conditions) for (const c of conditions) if (c.type === 'Ready') return c.status;
-  return undefined;
-}
-
 export const nodeReadyFilter: FilterPlugin = {
   name: 'NodeReady',
   filter(pod, node) {
-    const status = readyStatus(node.node);
+    const status = node.ready;
     if (status === 'True') return undefined;
     const taint = status === 'Unknown' ? UNREACHABLE_TAINT : NOT_READY_TAINT;
     return tolerates(pod.pod.spec?.tolerations, taint, '', 'NoSchedule') ? undefined : REASON;

@@ -13,7 +13,7 @@ const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
 export const nodeUnschedulableFilter: FilterPlugin = {
   name: 'NodeUnschedulable',
   filter(pod, node) {
-    if (!node.node.spec?.unschedulable) return undefined;
+    if (!node.unschedulable) return undefined;
     return tolerates(pod.pod.spec?.tolerations, UNSCHEDULABLE_TAINT, '', 'NoSchedule') ? undefined : REASON;
   },
 };

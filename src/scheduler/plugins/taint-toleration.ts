@@ -53,7 +53,7 @@ export function tolerates(
 export const taintTolerationFilter: FilterPlugin = {
   name: 'TaintToleration',
   filter(pod, node) {
-    const taints: Taint[] | undefined = node.node.spec?.taints;
+    const taints = node.taints as Taint[] | undefined;
     if (!taints || taints.length === 0) return undefined;
     const tolerations: Toleration[] | undefined = pod.pod.spec?.tolerations;
     for (const taint of taints) {
@@ -72,7 +72,7 @@ export const taintTolerationScore: ScorePlugin = {
   weight: 3,
   /** The number of PreferNoSchedule taints the pod does not tolerate; fewer is better. */
   score(pod, node) {
-    const taints: Taint[] | undefined = node.node.spec?.taints;
+    const taints = node.taints as Taint[] | undefined;
     if (!taints || taints.length === 0) return 0;
     const tolerations: Toleration[] | undefined = pod.pod.spec?.tolerations;
     let intolerable = 0;
