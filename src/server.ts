@@ -10,6 +10,7 @@ import { PodStreams } from './apiserver/pod-streams';
 import { ResourceStorage } from './apiserver/resources';
 import { ensureTls, servingNames } from './apiserver/tls';
 import { writeKubeconfig } from './client/kubeconfig';
+import { defaultNodeName, launchAgents, NoContainerEngineError, type RunningAgents } from './agent/launcher';
 import { Scheduler } from './scheduler/scheduler';
 import { openStore, type Store } from './storage';
 
@@ -34,6 +35,8 @@ export interface ServerOptions {
   bookmarkIntervalMs?: number;
   /** Leave pods unscheduled (so another scheduler, or a test, can place them). */
   disableScheduler?: boolean;
+  /** Run a node agent in this process (mk server does unless --disable-agent). */
+  agent?: { runtime: 'docker' | 'fake'; nodeName?: string; port?: number; nodes?: number };
   log?: (line: string) => void;
 }
 
@@ -48,6 +51,8 @@ export interface RunningServer {
   resources: ResourceStorage;
   /** The in-process scheduler, unless disabled. */
   scheduler?: Scheduler;
+  /** The embedded agent, when asked for and able to run. */
+  agents?: RunningAgents;
   /** Stops accepting requests, ends watches, and closes the datastore cleanly. */
   close(): Promise<void>;
 }
@@ -123,9 +128,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await scheduler.start();
   }
 
+  let agents: RunningAgents | undefined;
+  if (opts.agent) {
+    try {
+      agents = await launchAgents({
+        client,
+        token,
+        runtime: opts.agent.runtime,
+        nodeName: opts.agent.nodeName ?? defaultNodeName(),
+        nodes: opts.agent.nodes,
+        port: opts.agent.port ?? 10250,
+        dataDir: path.join(opts.dataDir, 'agent'),
+        log,
+      });
+    } catch (err) {
+      // The control plane is useful without a local node: say why in one line and keep serving.
+      if (!(err instanceof NoContainerEngineError)) throw err;
+      log(`mk server: ${err.message}; serving the control plane only`);
+    }
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      await agents?.stop();
       await scheduler?.stop();
       podStreams.close();
       await new Promise<void>((resolve) => {
@@ -136,7 +162,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await store.close();
     })());
 
-  return { url, caPem: tls.caPem, port, token, kubeconfigPath, store, resources, scheduler, close };
+  return { url, caPem: tls.caPem, port, token, kubeconfigPath, store, resources, scheduler, agents, close };
 }
 
 /** Creates the system namespaces on first start (and any that were deleted). */

@@ -32,7 +32,8 @@ import type { ContainerRuntime, ExecSession, LogOptions } from './runtime/runtim
  * server passes through to its client unchanged.
  */
 export interface AgentServerOptions {
-  runtime: ContainerRuntime;
+  /** Where logs and exec go; only these two are needed (several fake nodes can share one server). */
+  runtime: Pick<ContainerRuntime, 'logs' | 'exec'>;
   /** The cluster token; requests must present it as a bearer token. */
   token: string;
   /**

@@ -19,6 +19,10 @@ which both mk and kubectl accept.`;
     'data-dir': Flags.string({ description: 'where state, the token and the kubeconfig live', default: path.join(os.homedir(), '.mk') }),
     port: Flags.integer({ description: 'port to serve the API on (0 picks a free one)', default: 6443, min: 0, max: 65535 }),
     'bind-address': Flags.string({ description: 'address to listen on', default: '127.0.0.1' }),
+    'disable-agent': Flags.boolean({ description: 'do not run a node agent in this process (control plane only)', default: false }),
+    'node-name': Flags.string({ description: 'name of the local node (default: the host name)' }),
+    runtime: Flags.string({ description: 'container runtime of the local agent', options: ['docker', 'fake'], default: 'docker' }),
+    'agent-port': Flags.integer({ description: "port of the local agent's log/exec server (0 picks a free one)", default: 10250, min: 0, max: 65535 }),
     'disable-scheduler': Flags.boolean({ description: 'do not run the scheduler (pods stay Pending unless another scheduler binds them)', default: false }),
     'datastore-endpoint': Flags.string({
       description: 'datastore: empty for SQLite in the data dir, sqlite:///path/state.db, or http(s)://etcd:2379',
@@ -36,6 +40,9 @@ which both mk and kubectl accept.`;
       bindAddress: flags['bind-address'],
       datastoreEndpoint: flags['datastore-endpoint'],
       disableScheduler: flags['disable-scheduler'],
+      agent: flags['disable-agent']
+        ? undefined
+        : { runtime: flags.runtime as 'docker' | 'fake', nodeName: flags['node-name'], port: flags['agent-port'] },
       log: (line) => this.logToStderr(line),
     });
     this.log(`mk server is serving the Kubernetes API at ${server.url}`);

@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command, Flags } from '@oclif/core';
+import type { ClientConfig } from '../client/kubeconfig';
+
+export default class AgentCommand extends Command {
+  static summary = 'Run the node agent (kubelet): register a node and run the pods bound to it.';
+
+  static description = `Registers the node, renews its Lease every 10 s, and runs the pods the
+scheduler binds to it as Docker containers (or, with --runtime fake, pretends to,
+like kwok). Connects with a kubeconfig (--kubeconfig, $KUBECONFIG, ~/.mk/kubeconfig.yaml)
+or with --server and --token.`;
+
+  static examples = [
+    '<%= config.bin %> agent --node node1',
+    '<%= config.bin %> agent --node node2 --server https://10.0.0.1:6443 --token $TOKEN --certificate-authority ca.crt',
+    '<%= config.bin %> agent --node fake --runtime fake --nodes 1000',
+  ];
+
+  static flags = {
+    node: Flags.string({ description: 'node name (default: the host name)' }),
+    kubeconfig: Flags.string({ description: 'kubeconfig to reach the API server with' }),
+    server: Flags.string({ description: 'API server URL (with --token), instead of a kubeconfig' }),
+    token: Flags.string({ description: 'cluster token (with --server)' }),
+    'certificate-authority': Flags.string({ description: 'CA file that signed the API server certificate (with --server)' }),
+    'insecure-skip-tls-verify': Flags.boolean({ description: 'do not verify the API server certificate (with --server)', default: false }),
+    runtime: Flags.string({ description: 'container runtime', options: ['docker', 'fake'], default: 'docker' }),
+    nodes: Flags.integer({ description: 'fake runtime: register this many nodes, NAME-0001...', default: 1, min: 1 }),
+    'fake-start-delay': Flags.integer({ description: 'fake runtime: ms a container takes to start', default: 0, min: 0 }),
+    'data-dir': Flags.string({ description: "the agent's own state (pod volumes)", default: path.join(os.homedir(), '.mk', 'agent') }),
+    'node-ip': Flags.string({ description: "the node's address (InternalIP; the log/exec server listens on it)", default: '127.0.0.1' }),
+    port: Flags.integer({ description: 'port of the log/exec server the API server calls (0 picks a free one)', default: 10250, min: 0, max: 65535 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(AgentCommand);
+    // Loaded here, not at the top: oclif loads every command's module for `mk get` too.
+    const { ApiClient } = await import('../client/api-client');
+    const { loadClientConfig } = await import('../client/kubeconfig');
+    const { defaultNodeName, launchAgents, NoContainerEngineError } = await import('../agent/launcher');
+
+    let config: ClientConfig;
+    if (flags.server) {
+      if (!flags.token) this.error('--server needs --token');
+      if (!flags['certificate-authority'] && !flags['insecure-skip-tls-verify']) {
+        this.error('--server needs --certificate-authority (the server writes it to <data-dir>/tls/ca.crt), or --insecure-skip-tls-verify');
+      }
+      config = {
+        server: flags.server,
+        token: flags.token,
+        caData: flags['certificate-authority'] ? fs.readFileSync(flags['certificate-authority'], 'utf8') : undefined,
+        insecureSkipTLSVerify: flags['insecure-skip-tls-verify'],
+        path: '',
+      };
+    } else {
+      config = loadClientConfig({ kubeconfig: flags.kubeconfig });
+    }
+    if (!config.token) this.error('the kubeconfig has no token for this cluster; the agent needs the cluster token');
+    const client = new ApiClient(config);
+
+    let agents;
+    try {
+      agents = await launchAgents({
+        client,
+        token: config.token,
+        nodeName: flags.node ?? defaultNodeName(),
+        runtime: flags.runtime as 'docker' | 'fake',
+        nodes: flags.nodes,
+        fakeStartDelayMs: flags['fake-start-delay'],
+        dataDir: flags['data-dir'],
+        nodeIP: flags['node-ip'],
+        port: flags.port,
+        log: (line) => this.logToStderr(line),
+      });
+    } catch (err) {
+      if (err instanceof NoContainerEngineError) this.error(err.message, { exit: 1 });
+      throw err;
+    }
+    this.log(`mk agent: ${agents.agents.length} node(s) registered with ${config.server}; log/exec server on port ${agents.port}`);
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        this.log(`received ${signal}, stopping (pods keep running; a restarted agent adopts them)`);
+        agents.stop().then(resolve, (err) => {
+          this.logToStderr(`error during shutdown: ${(err as Error).message}`);
+          resolve();
+        });
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    client.close();
+  }
+}
