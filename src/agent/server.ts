@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ApiError, badRequest, internalError, unauthorized } from '../apiserver/errors';
+import { tokenChecker } from '../apiserver/auth';
+import { ApiError, badRequest, internalError, unauthorized, writeStatus } from '../apiserver/errors';
 import {
   Channel,
   encodeFrame,
@@ -59,13 +59,7 @@ export class AgentServer {
   private readonly authorized: (req: http.IncomingMessage) => boolean;
 
   constructor(private readonly opts: AgentServerOptions) {
-    // The same constant-time check as the API server's (apiserver/app.ts), kept
-    // here so that a standalone agent does not load express (~17 MB) for it.
-    const expected = Buffer.from(`Bearer ${opts.token}`);
-    this.authorized = (req) => {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      return given.length === expected.length && timingSafeEqual(given, expected);
-    };
+    this.authorized = tokenChecker(opts.token);
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -238,14 +232,7 @@ export class AgentServer {
   }
 
   private respondError(res: http.ServerResponse, err: unknown): void {
-    const apiError = this.toApiError(err);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const body = JSON.stringify(apiError.toStatus());
-    res.writeHead(apiError.code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
+    writeStatus(res, this.toApiError(err));
   }
 }
 

@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Store } from '../storage';
 import { discoveryRouter } from './discovery';
-import { ApiError, internalError, unauthorized } from './errors';
+import { tokenChecker } from './auth';
+import { ApiError, internalError, unauthorized, writeStatus } from './errors';
 import { resourceHandler } from './handlers';
 import type { PodStreams } from './pod-streams';
 import { parseQuery, toApiRequest } from './request';
@@ -37,22 +37,7 @@ function renderError(res: ServerResponse, err: unknown, logError?: (err: unknown
     logError?.(err);
     apiError = internalError((err as Error)?.message ?? String(err));
   }
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  const body = JSON.stringify(apiError.toStatus());
-  res.writeHead(apiError.code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-/** Bearer-token check against the cluster token, in constant time. */
-export function tokenChecker(token: string): (req: IncomingMessage) => boolean {
-  const expected = Buffer.from(`Bearer ${token}`);
-  return (req) => {
-    const given = Buffer.from(req.headers.authorization ?? '');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
+  writeStatus(res, apiError);
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Status, StatusCause } from '../api/types';
 
 /**
@@ -116,4 +117,15 @@ export function serviceUnavailable(message: string): ApiError {
 
 export function internalError(message: string): ApiError {
   return new ApiError(500, 'InternalError', message);
+}
+
+/** Sends an ApiError as its Status (or just ends a response that has already started). */
+export function writeStatus(res: ServerResponse, err: ApiError): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = JSON.stringify(err.toStatus());
+  res.writeHead(err.code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }

@@ -5,7 +5,7 @@ import { lookupResource } from '../api/registry';
 import type { KubeObject, StatusCause } from '../api/types';
 import { ApiStatusError } from '../client/api-client';
 import { isWebSocketRequest, negotiateProtocol, offeredProtocols, rejectHandshake, supportedProtocolNames } from '../client/exec';
-import { tokenChecker } from './app';
+import { tokenChecker } from './auth';
 import { ApiError, badRequest, internalError, invalid, methodNotAllowed, unauthorized } from './errors';
 import { parseResourcePath, toApiRequest, type ApiRequest, type Query, type ResourceRequest } from './request';
 import type { ResourceStorage } from './resources';
