@@ -13,8 +13,6 @@ import type { Clock } from './clock';
  */
 export class PodEvents {
   private readonly recorder: EventRecorder;
-  /** The fieldPath of the event being recorded (EventRecorder has no parameter for it). */
-  private fieldPath?: string;
   /** `uid|reason|fieldPath|message` -> when it was last recorded. */
   private readonly recent = new Map<string, number>();
 
@@ -25,14 +23,7 @@ export class PodEvents {
     log: (line: string) => void,
     private readonly repeatWindowMs = 60_000,
   ) {
-    // EventRecorder writes through client.create synchronously inside record(); this view of the
-    // client adds the fieldPath on the way out and is otherwise the client itself.
-    const withFieldPath = Object.create(client) as KubeClient;
-    withFieldPath.create = (rt, obj) => {
-      if (this.fieldPath && obj.involvedObject) obj.involvedObject.fieldPath = this.fieldPath;
-      return client.create(rt, obj);
-    };
-    this.recorder = new EventRecorder(withFieldPath, 'kubelet', nodeName, (err) => log(`writing an event failed: ${(err as Error).message}`));
+    this.recorder = new EventRecorder(client, 'kubelet', nodeName, (err) => log(`writing an event failed: ${(err as Error).message}`));
   }
 
   /** Records an event about the pod, or about one of its containers when `container` is given. */
@@ -43,12 +34,7 @@ export class PodEvents {
     const last = this.recent.get(key);
     if (last !== undefined && now - last < this.repeatWindowMs) return;
     this.recent.set(key, now);
-    this.fieldPath = fieldPath;
-    try {
-      this.recorder.record(pod, type, reason, message);
-    } finally {
-      this.fieldPath = undefined;
-    }
+    this.recorder.record(pod, type, reason, message, fieldPath);
   }
 
   /** Forgets a removed pod's repeat memory. */

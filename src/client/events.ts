@@ -20,7 +20,8 @@ export class EventRecorder {
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
-  record(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  /** `fieldPath` names the part of the object the event is about, e.g. `spec.containers{web}`. */
+  record(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void {
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const namespace = obj.metadata.namespace ?? 'default';
     const event: KubeObject = {
@@ -38,6 +39,7 @@ export class EventRecorder {
         namespace: obj.metadata.namespace,
         uid: obj.metadata.uid,
         resourceVersion: obj.metadata.resourceVersion,
+        ...(fieldPath ? { fieldPath } : {}),
       },
       reason,
       message: message.length > 1024 ? message.slice(0, 1021) + '...' : message,
