@@ -51,7 +51,8 @@ function rawSqliteBaseline(total: number): number {
 async function main(): Promise<void> {
   const total = arg('pods', 10_000);
   const concurrency = arg('concurrency', 32);
-  const server = await startServerProcess();
+  // The control plane alone: no scheduler binding the pods and no local agent starting them.
+  const server = await startServerProcess(['--disable-scheduler', '--disable-agent']);
   try {
     const request = client(server, concurrency);
     // Warm up the JIT and connections so the figures are steady-state.

@@ -120,7 +120,7 @@ function checkOverCommit(pods: any[], nodes: any[]): { ok: boolean; lines: strin
 
 /** Restarts on the data dir `server` left and counts the bound pods the datastore gives back. */
 async function boundAfterRestart(dataDir: string): Promise<{ bound: number; total: number }> {
-  const again = await startServerProcess(['--disable-scheduler'], [], dataDir);
+  const again = await startServerProcess(['--disable-scheduler', '--disable-agent'], [], dataDir);
   try {
     const list = await client(again)('GET', '/api/v1/namespaces/default/pods');
     const items: any[] = JSON.parse(list.body).items;
@@ -132,7 +132,8 @@ async function boundAfterRestart(dataDir: string): Promise<{ bound: number; tota
 
 async function runOnce(nodes: number, pods: number, concurrency: number, cpuProf: boolean): Promise<RunResult> {
   const profDir = cpuProf ? fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-prof-')) : undefined;
-  const server = await startServerProcess([], profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
+  // No local agent: the nodes are the ones registered through the API.
+  const server = await startServerProcess(['--disable-agent'], profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
   const request = client(server, concurrency);
   let stream: Awaited<ReturnType<typeof watch>> | undefined;
   let schedulingWindowUs: [number, number] | undefined;
