@@ -11,6 +11,8 @@ import { ResourceStorage } from './apiserver/resources';
 import { ensureTls, servingNames } from './apiserver/tls';
 import { writeKubeconfig } from './client/kubeconfig';
 import { defaultNodeName, launchAgents, NoContainerEngineError, type RunningAgents } from './agent/launcher';
+import { controllerFactories } from './controllers';
+import { ControllerManager } from './controllers/manager';
 import { Scheduler } from './scheduler/scheduler';
 import { openStore, type Store } from './storage';
 
@@ -35,6 +37,8 @@ export interface ServerOptions {
   bookmarkIntervalMs?: number;
   /** Leave pods unscheduled (so another scheduler, or a test, can place them). */
   disableScheduler?: boolean;
+  /** Controllers not to run, by name; ['all'] runs none. */
+  disableControllers?: string[];
   /** Run a node agent in this process (mk server does unless --disable-agent). */
   agent?: { runtime: 'docker' | 'fake'; nodeName?: string; port?: number; nodes?: number };
   log?: (line: string) => void;
@@ -51,6 +55,7 @@ export interface RunningServer {
   resources: ResourceStorage;
   /** The in-process scheduler, unless disabled. */
   scheduler?: Scheduler;
+  controllers: ControllerManager;
   /** The embedded agent, when asked for and able to run. */
   agents?: RunningAgents;
   /** Stops accepting requests, ends watches, and closes the datastore cleanly. */
@@ -128,6 +133,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await scheduler.start();
   }
 
+  const controllers = new ControllerManager(client, controllerFactories, { disabled: opts.disableControllers, log });
+  await controllers.start();
+
   let agents: RunningAgents | undefined;
   if (opts.agent) {
     try {
@@ -152,6 +160,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await agents?.stop();
+      await controllers.stop();
       await scheduler?.stop();
       podStreams.close();
       await new Promise<void>((resolve) => {
@@ -162,7 +171,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await store.close();
     })());
 
-  return { url, caPem: tls.caPem, port, token, kubeconfigPath, store, resources, scheduler, agents, close };
+  return { url, caPem: tls.caPem, port, token, kubeconfigPath, store, resources, scheduler, controllers, agents, close };
 }
 
 /** Creates the system namespaces on first start (and any that were deleted). */

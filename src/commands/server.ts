@@ -23,6 +23,9 @@ which both mk and kubectl accept.`;
     'node-name': Flags.string({ description: 'name of the local node (default: the host name)' }),
     runtime: Flags.string({ description: 'container runtime of the local agent', options: ['docker', 'fake'], default: 'docker' }),
     'agent-port': Flags.integer({ description: "port of the local agent's log/exec server (0 picks a free one)", default: 10250, min: 0, max: 65535 }),
+    'disable-controllers': Flags.string({
+      description: "controllers not to run, comma-separated (e.g. 'replicaset,deployment'), or 'all'",
+    }),
     'disable-scheduler': Flags.boolean({ description: 'do not run the scheduler (pods stay Pending unless another scheduler binds them)', default: false }),
     'datastore-endpoint': Flags.string({
       description: 'datastore: empty for SQLite in the data dir, sqlite:///path/state.db, or http(s)://etcd:2379',
@@ -40,6 +43,7 @@ which both mk and kubectl accept.`;
       bindAddress: flags['bind-address'],
       datastoreEndpoint: flags['datastore-endpoint'],
       disableScheduler: flags['disable-scheduler'],
+      disableControllers: flags['disable-controllers']?.split(',').map((s) => s.trim()).filter(Boolean),
       agent: flags['disable-agent']
         ? undefined
         : { runtime: flags.runtime as 'docker' | 'fake', nodeName: flags['node-name'], port: flags['agent-port'] },
