@@ -12,6 +12,8 @@ import { ensureTls, servingNames } from './apiserver/tls';
 import { writeKubeconfig } from './client/kubeconfig';
 import { defaultNodeName, launchAgents, NoContainerEngineError, type RunningAgents } from './agent/launcher';
 import { controllerFactories } from './controllers';
+import { nodeLifecycleControllerFactory } from './controllers/node-lifecycle-controller';
+import { DEFAULT_TOLERATION_SECONDS, setDefaultTolerationSeconds } from './api/defaults';
 import { ControllerManager } from './controllers/manager';
 import { Scheduler } from './scheduler/scheduler';
 import { openStore, type Store } from './storage';
@@ -39,6 +41,13 @@ export interface ServerOptions {
   disableScheduler?: boolean;
   /** Controllers not to run, by name; ['all'] runs none. */
   disableControllers?: string[];
+  /** --node-monitor-grace-period: a node whose Lease is older than this is Unknown and tainted unreachable. Default 40 s. */
+  nodeMonitorGracePeriodMs?: number;
+  /**
+   * --default-toleration-seconds: the tolerationSeconds defaulting gives new pods for the not-ready and
+   * unreachable NoExecute taints. Default 300. Process-wide (it is the API server's admission setting).
+   */
+  defaultTolerationSeconds?: number;
   /** Run a node agent in this process (mk server does unless --disable-agent). */
   agent?: { runtime: 'docker' | 'fake'; nodeName?: string; port?: number; nodes?: number };
   log?: (line: string) => void;
@@ -91,6 +100,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     compactIntervalMs: opts.compactIntervalMs,
     retainRevisions: opts.retainRevisions,
   });
+  setDefaultTolerationSeconds(opts.defaultTolerationSeconds ?? DEFAULT_TOLERATION_SECONDS);
   const resources = new ResourceStorage(store, undefined, opts.watchCacheSize);
   await resources.start();
   await bootstrap(resources);
@@ -133,7 +143,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await scheduler.start();
   }
 
-  const controllers = new ControllerManager(client, controllerFactories, { disabled: opts.disableControllers, log });
+  const factories = [...controllerFactories, nodeLifecycleControllerFactory({ gracePeriodMs: opts.nodeMonitorGracePeriodMs })];
+  const controllers = new ControllerManager(client, factories, { disabled: opts.disableControllers, log });
   await controllers.start();
 
   let agents: RunningAgents | undefined;

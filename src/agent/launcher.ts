@@ -32,6 +32,9 @@ export interface LaunchOptions {
   port?: number;
   /** Fake runtime: how long a container takes to "start". */
   fakeStartDelayMs?: number;
+  /** Agent heartbeat (Lease renewal) interval and Lease duration; defaults 10 s and 40 s. */
+  heartbeatIntervalMs?: number;
+  leaseDurationSeconds?: number;
   /** Docker: the engine socket (default $DOCKER_HOST, then /var/run/docker.sock). */
   dockerSocket?: string;
   log?: (line: string) => void;
@@ -74,6 +77,8 @@ export async function launchAgents(opts: LaunchOptions): Promise<RunningAgents> 
       nodeName,
       dataDir: count === 1 ? opts.dataDir : path.join(opts.dataDir, nodeName),
       nodeIP: opts.nodeIP,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      leaseDurationSeconds: opts.leaseDurationSeconds,
       log,
     });
     nodes.push({ agent, runtime });

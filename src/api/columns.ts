@@ -418,10 +418,10 @@ export const ageColumn: TableColumn = col('Age', AGE_DESCRIPTION, (o, now) =>
 /** Columns for kinds kubectl has no printer for: NAME and AGE, like the server's default table. */
 export const defaultColumns: TableColumn[] = [nameColumn, ageColumn];
 
-function templateColumns(selector: (o: KubeObject) => string): TableColumn[] {
+function templateColumns(selector: (o: KubeObject) => string, podSpec: (o: KubeObject) => unknown = (o) => o.spec?.template?.spec): TableColumn[] {
   return [
-    col('Containers', 'Names of each container in the template.', (o) => containerCells(o.spec?.template?.spec).names, { priority: 1 }),
-    col('Images', 'Images referenced by each container in the template.', (o) => containerCells(o.spec?.template?.spec).images, { priority: 1 }),
+    col('Containers', 'Names of each container in the template.', (o) => containerCells(podSpec(o)).names, { priority: 1 }),
+    col('Images', 'Images referenced by each container in the template.', (o) => containerCells(podSpec(o)).images, { priority: 1 }),
     col('Selector', 'Label selector for pods.', selector, { priority: 1 }),
   ];
 }
@@ -505,6 +505,49 @@ const daemonsets: TableColumn[] = [
   ),
   ageColumn,
   ...templateColumns((o) => formatLabelSelector(o.spec?.selector)),
+];
+
+/** kubectl's job STATUS column. */
+function jobStatus(o: KubeObject): string {
+  const conds: any[] = o.status?.conditions ?? [];
+  const has = (type: string) => conds.some((c) => c.type === type && c.status === 'True');
+  if (has('Complete')) return 'Complete';
+  if (has('Failed')) return 'Failed';
+  if (o.metadata?.deletionTimestamp) return 'Terminating';
+  if (has('SuccessCriteriaMet')) return 'SuccessCriteriaMet';
+  if (has('FailureTarget')) return 'FailureTarget';
+  if (has('Suspended')) return 'Suspended';
+  return 'Running';
+}
+
+const jobs: TableColumn[] = [
+  nameColumn,
+  col('Status', 'Status of the job.', jobStatus),
+  col('Completions', 'The completion status of the job', (o) => {
+    const succeeded = o.status?.succeeded ?? 0;
+    return o.spec?.completions != null ? `${succeeded}/${o.spec.completions}` : `${succeeded}/1 of ${o.spec?.parallelism ?? 1}`;
+  }),
+  col('Duration', 'Time required to complete the job.', (o, now) => {
+    const start = o.status?.startTime;
+    if (!start) return '';
+    const end = o.status?.completionTime ? Date.parse(o.status.completionTime) : now;
+    return humanDuration(end - Date.parse(start));
+  }),
+  ageColumn,
+  ...templateColumns((o) => formatLabelSelector(o.spec?.selector)),
+];
+
+const cronjobs: TableColumn[] = [
+  nameColumn,
+  col('Schedule', 'The schedule in Cron format', (o) => o.spec?.schedule ?? ''),
+  col('Timezone', 'The timezone name for the given schedule', (o) => o.spec?.timeZone || '<none>'),
+  col('Suspend', 'Whether this cron job is suspended', (o) => (o.spec?.suspend ? 'True' : 'False')),
+  col('Active', 'Number of jobs running', (o) => (o.status?.active ?? []).length, { type: 'integer' }),
+  col('Last Schedule', 'When the last job was scheduled', (o, now) =>
+    o.status?.lastScheduleTime ? translateTimestampSince(o.status.lastScheduleTime, now) : '<none>',
+  ),
+  ageColumn,
+  ...templateColumns((o) => formatLabelSelector(o.spec?.jobTemplate?.spec?.selector), (o) => o.spec?.jobTemplate?.spec?.template?.spec),
 ];
 
 const services: TableColumn[] = [
@@ -597,6 +640,8 @@ export const tableColumns: Record<string, TableColumn[]> = {
   'deployments.apps': deployments,
   'replicasets.apps': replicasets,
   'daemonsets.apps': daemonsets,
+  'jobs.batch': jobs,
+  'cronjobs.batch': cronjobs,
   services,
   endpoints,
   configmaps,

@@ -227,6 +227,61 @@ function defaultDaemonSet(ds: KubeObject): void {
   defaultTemplate(spec);
 }
 
+/**
+ * batch/v1 SetDefaults_Job plus the job REST strategy's generateSelector:
+ * unless `manualSelector` is true, a new job selects its pods by its own uid
+ * (`batch.kubernetes.io/controller-uid`), and the template carries that label
+ * and the job name under both the current and the legacy keys.
+ */
+function defaultJob(job: KubeObject): void {
+  const spec = job.spec;
+  if (!isObj(spec)) return;
+  if (spec.completions == null && spec.parallelism == null) {
+    spec.completions = 1;
+    spec.parallelism = 1;
+  }
+  if (spec.parallelism == null) spec.parallelism = 1;
+  if (spec.backoffLimit == null) spec.backoffLimit = 6;
+  if (unset(spec.completionMode)) spec.completionMode = 'NonIndexed';
+  if (spec.suspend == null) spec.suspend = false;
+  if (unset(spec.podReplacementPolicy)) spec.podReplacementPolicy = 'TerminatingOrFailed';
+  const uid = job.metadata?.uid;
+  const name = job.metadata?.name;
+  if (spec.manualSelector !== true && spec.selector == null && uid && name && isObj(spec.template)) {
+    const tmeta = isObj(spec.template.metadata) ? spec.template.metadata : (spec.template.metadata = {});
+    const labels = isObj(tmeta.labels) ? tmeta.labels : (tmeta.labels = {});
+    labels['batch.kubernetes.io/controller-uid'] = uid;
+    labels['controller-uid'] = uid;
+    labels['batch.kubernetes.io/job-name'] = name;
+    labels['job-name'] = name;
+    spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
+  }
+  defaultTemplate(spec);
+}
+
+function defaultCronJob(cj: KubeObject): void {
+  const spec = cj.spec;
+  if (!isObj(spec)) return;
+  if (unset(spec.concurrencyPolicy)) spec.concurrencyPolicy = 'Allow';
+  if (spec.suspend == null) spec.suspend = false;
+  if (spec.successfulJobsHistoryLimit == null) spec.successfulJobsHistoryLimit = 3;
+  if (spec.failedJobsHistoryLimit == null) spec.failedJobsHistoryLimit = 1;
+  // The job template is defaulted as a job would be, except the selector (each job gets its own).
+  const jobSpec = isObj(spec.jobTemplate) ? spec.jobTemplate.spec : undefined;
+  if (isObj(jobSpec)) {
+    if (jobSpec.completions == null && jobSpec.parallelism == null) {
+      jobSpec.completions = 1;
+      jobSpec.parallelism = 1;
+    }
+    if (jobSpec.parallelism == null) jobSpec.parallelism = 1;
+    if (jobSpec.backoffLimit == null) jobSpec.backoffLimit = 6;
+    if (unset(jobSpec.completionMode)) jobSpec.completionMode = 'NonIndexed';
+    if (jobSpec.suspend == null) jobSpec.suspend = false;
+    if (unset(jobSpec.podReplacementPolicy)) jobSpec.podReplacementPolicy = 'TerminatingOrFailed';
+    defaultTemplate(jobSpec);
+  }
+}
+
 function defaultService(svc: KubeObject): void {
   const spec = svc.spec;
   if (!isObj(spec)) return;
@@ -317,6 +372,8 @@ export const defaulters: Record<string, (obj: KubeObject) => void> = {
   Deployment: defaultDeployment,
   ReplicaSet: defaultReplicaSet,
   DaemonSet: defaultDaemonSet,
+  Job: defaultJob,
+  CronJob: defaultCronJob,
 };
 
 const needsNodePorts = (spec: Obj) =>

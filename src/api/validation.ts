@@ -5,6 +5,7 @@ import type { KubeObject, StatusCause } from './types';
 import { definitionNameOf, definitions, volumeSourceFields, type JSONSchema } from './schemas';
 import { updateDefaulters } from './defaults';
 import { parseQuantity } from './quantity';
+import { isValidTimeZone, parseSchedule } from '../controllers/cron';
 import { dns1123SubdomainErrors, labelSelectorFromObject, labelValueErrors, matchesLabels, qualifiedNameErrors } from './selectors';
 
 /**
@@ -1324,6 +1325,71 @@ function validateImmutableSelector(obj: KubeObject, old: KubeObject | undefined,
   if (old && !semanticEqual(obj.spec?.selector, old.spec?.selector)) errs.push(field.invalid('spec.selector', obj.spec?.selector ?? null, FIELD_IMMUTABLE));
 }
 
+/** A job spec (ValidateJobSpec), of a Job or of a CronJob's jobTemplate at `path`. */
+function validateJobSpec(spec: Obj, path: string, errs: StatusCause[]): void {
+  nonNegative(spec, path, ['parallelism', 'completions', 'backoffLimit', 'ttlSecondsAfterFinished'], errs);
+  if (typeof spec.activeDeadlineSeconds === 'number' && spec.activeDeadlineSeconds <= 0) {
+    errs.push(field.invalid(at(path, 'activeDeadlineSeconds'), spec.activeDeadlineSeconds, 'must be greater than 0'));
+  }
+  if (spec.manualSelector === true && !isObj(spec.selector)) errs.push(field.required(at(path, 'selector')));
+  const template = spec.template;
+  if (!isObj(template)) return void errs.push(field.required(at(path, 'template')));
+  const meta = isObj(template.metadata) ? template.metadata : {};
+  if (isObj(spec.selector)) {
+    validateLabelSelector(spec.selector, at(path, 'selector'), errs);
+    const parsable = list(spec.selector.matchExpressions).every((r) => SELECTOR_OPERATORS.has(r?.operator));
+    if (parsable && !selectorMatches(spec.selector, meta.labels)) {
+      errs.push(field.invalid(at(path, 'template.metadata.labels'), meta.labels ?? {}, '`selector` does not match template `labels`'));
+    }
+  }
+  validateLabels(meta.labels, at(path, 'template.labels'), errs);
+  validateAnnotations(meta.annotations, at(path, 'template.annotations'), errs);
+  const podSpec = template.spec;
+  validatePodSpec(podSpec, at(path, 'template.spec'), { isPod: false }, errs);
+  if (!isObj(podSpec)) return;
+  if (podSpec.restartPolicy !== 'OnFailure' && podSpec.restartPolicy !== 'Never') {
+    errs.push(field.notSupported(at(path, 'template.spec.restartPolicy'), podSpec.restartPolicy ?? '', ['OnFailure', 'Never']));
+  }
+}
+
+function validateJob(job: KubeObject, old?: KubeObject): StatusCause[] {
+  const errs: StatusCause[] = [];
+  const spec = job.spec;
+  if (!isObj(spec)) return [field.required('spec')];
+  validateJobSpec(spec, 'spec', errs);
+  validateImmutableSelector(job, old, errs);
+  if (old && isObj(old.spec) && spec.completions !== old.spec.completions) {
+    errs.push(field.invalid('spec.completions', spec.completions ?? null, FIELD_IMMUTABLE));
+  }
+  return errs;
+}
+
+function validateCronJob(cj: KubeObject): StatusCause[] {
+  const errs: StatusCause[] = [];
+  const name = cj.metadata?.name;
+  // Job names append 11 characters (-<minutes since epoch>) and must stay DNS labels.
+  if (typeof name === 'string' && name.length > 52) errs.push(field.invalid('metadata.name', name, 'must be no more than 52 characters'));
+  const spec = cj.spec;
+  if (!isObj(spec)) return [field.required('spec')];
+  if (typeof spec.timeZone === 'string' && !isValidTimeZone(spec.timeZone)) {
+    errs.push(field.invalid('spec.timeZone', spec.timeZone, `unknown time zone ${spec.timeZone}`));
+  }
+  if (typeof spec.schedule !== 'string' || spec.schedule === '') {
+    errs.push(field.required('spec.schedule'));
+  } else {
+    try {
+      parseSchedule(spec.schedule);
+    } catch (err) {
+      errs.push(field.invalid('spec.schedule', spec.schedule, (err as Error).message));
+    }
+  }
+  nonNegative(spec, 'spec', ['startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit'], errs);
+  const jobSpec = isObj(spec.jobTemplate) ? spec.jobTemplate.spec : undefined;
+  if (!isObj(jobSpec)) errs.push(field.required('spec.jobTemplate.spec'));
+  else validateJobSpec(jobSpec, 'spec.jobTemplate.spec', errs);
+  return errs;
+}
+
 // ---------------------------------------------------------------------------
 // Per-kind validators
 
@@ -1831,6 +1897,8 @@ export const semanticValidators: Record<string, (obj: KubeObject, old?: KubeObje
   Deployment: validateDeployment,
   ReplicaSet: validateReplicaSet,
   DaemonSet: validateDaemonSet,
+  Job: validateJob,
+  CronJob: validateCronJob,
   Lease: validateLease,
   PriorityClass: validatePriorityClass,
 };

@@ -214,22 +214,26 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
         sendJson(res, 200, JSON.stringify(toScale(resources.get(r.rt, r.namespace, r.name!).object)));
         return;
       }
-      let desired: KubeObject;
+      // The Scale a PUT sends, or how a PATCH turns the current Scale into the desired one.
+      let scaleOf: (current: KubeObject) => KubeObject;
+      let precondition: string | undefined;
       if (req.method === 'PUT') {
-        desired = (await readObject(req)) as KubeObject;
+        const desired = (await readObject(req)) as KubeObject;
+        precondition = desired.metadata?.resourceVersion;
+        scaleOf = () => desired;
       } else {
         const type = bodyType(req.headers['content-type']);
         const patch = parseBody(await readBody(req), type);
-        desired = patcher(type, patch)(toScale(resources.get(r.rt, r.namespace, r.name!).object)) as KubeObject;
+        // Patched against the object as it is at write time, so a concurrent status write is not a conflict.
+        scaleOf = (current) => patcher(type, patch)(toScale(current));
       }
-      const replicas = desired?.spec?.replicas;
-      if (!Number.isInteger(replicas) || replicas < 0) {
-        throw invalid({ group: 'autoscaling', plural: 'scale', kind: 'Scale' }, r.name!, [
-          { field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
-        ]);
-      }
-      const precondition = desired.metadata?.resourceVersion;
       const result = await resources.guaranteedUpdate(r.rt, r.namespace, r.name!, precondition, (obj) => {
+        const replicas = scaleOf(obj)?.spec?.replicas;
+        if (!Number.isInteger(replicas) || replicas < 0) {
+          throw invalid({ group: 'autoscaling', plural: 'scale', kind: 'Scale' }, r.name!, [
+            { field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
+          ]);
+        }
         obj.spec = { ...obj.spec, replicas };
         return obj;
       }, writeOptions(q));

@@ -119,6 +119,19 @@ export class LocalClient implements KubeClient {
     );
   }
 
+  async finalizeNamespace(ns: KubeObject): Promise<KubeObject> {
+    const namespaces = lookupResource('', 'v1', 'namespaces')!;
+    const finalizers = ns.spec?.finalizers ?? [];
+    return call(async () => {
+      // As the finalize handler: spec.finalizers changes, nothing else of the namespace.
+      const result = await this.resources.guaranteedUpdate(namespaces, undefined, ns.metadata.name!, ns.metadata.resourceVersion, (obj) => {
+        obj.spec = { ...obj.spec, finalizers };
+        return obj;
+      });
+      return JSON.parse(result.object.json);
+    });
+  }
+
   /**
    * Subscribes to the kind's watch cache. Events are delivered
    * asynchronously (a microtask after the write that caused them), never

@@ -248,8 +248,9 @@ export class ResourceStorage {
       }
 
       let lost: StoreWriteResult;
-      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && old.metadata.finalizers?.length) {
-        // The last finalizer is gone: deletion that was waiting on it completes now.
+      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && old.metadata.finalizers?.length && !next.metadata.deletionGracePeriodSeconds) {
+        // The last finalizer is gone: deletion that was waiting on it completes now (a pod still in
+        // its grace period waits for its kubelet's final delete, as in Kubernetes).
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
         const removed = await this.store.delete(key, current.revision);
         if (removed.ok) return { object: this.cached(rt, removed.kv), warnings };
@@ -464,15 +465,21 @@ export class ResourceStorage {
       grace = !obj.spec?.nodeName || terminal ? 0 : opts.gracePeriodSeconds ?? obj.spec?.terminationGracePeriodSeconds ?? 30;
       if (opts.gracePeriodSeconds === 0) grace = 0;
     }
-    const finalizers = meta.finalizers ?? [];
+    const before = meta.finalizers ?? [];
+    const finalizers = propagationFinalizers(before, opts.propagationPolicy);
+    const finalizersChanged = finalizers.length !== before.length || finalizers.some((f, i) => f !== before[i]);
+    if (finalizersChanged) {
+      if (finalizers.length) meta.finalizers = finalizers;
+      else delete meta.finalizers;
+    }
     const namespacePending = rt.kind === 'Namespace' && (obj.spec?.finalizers?.length ?? 0) > 0;
 
     if (!finalizers.length && !namespacePending && grace === 0) return 'remove';
 
     if (meta.deletionTimestamp) {
-      // Already terminating: only a shorter grace period changes anything.
+      // Already terminating: only a shorter grace period, or another propagation policy, changes anything.
       const current = meta.deletionGracePeriodSeconds ?? 0;
-      if (grace >= current) return 'unchanged';
+      if (grace >= current) return finalizersChanged ? 'mark' : 'unchanged';
       if (grace === 0 && !finalizers.length) return 'remove';
     }
     meta.deletionTimestamp = timestamp(new Date(now.getTime() + grace * 1000));
@@ -510,6 +517,26 @@ export class ResourceStorage {
     return { key: '', object: obj, json: JSON.stringify(obj), revision: 0 };
   }
 }
+
+/**
+ * The garbage collector's finalizers a DELETE's propagationPolicy asks for,
+ * as the Kubernetes generic registry adds them: Orphan keeps the object
+ * (with `orphan`) until the collector has removed its ownerReference from
+ * every dependent; Foreground keeps it (with `foregroundDeletion`) until the
+ * collector has deleted the dependents that block it; Background asks for
+ * neither (the object goes now, its dependents after). No policy leaves the
+ * finalizers as they are: apps/v1 and core kinds default to Background.
+ */
+export function propagationFinalizers(finalizers: string[], policy: DeleteOptions['propagationPolicy']): string[] {
+  if (policy === undefined) return finalizers;
+  const rest = finalizers.filter((f) => f !== ORPHAN_FINALIZER && f !== FOREGROUND_FINALIZER);
+  if (policy === 'Orphan') return [...rest, ORPHAN_FINALIZER];
+  if (policy === 'Foreground') return [...rest, FOREGROUND_FINALIZER];
+  return rest;
+}
+
+export const ORPHAN_FINALIZER = 'orphan';
+export const FOREGROUND_FINALIZER = 'foregroundDeletion';
 
 /** The QoS class Kubernetes derives from container requests and limits. */
 export function qosClass(pod: KubeObject): string {

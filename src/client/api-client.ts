@@ -238,6 +238,12 @@ export interface KubeClient {
   ): WatchHandle;
   /** POST pods/NAME/binding: assigns a pod to a node (the scheduler's one write to a pod). */
   bind(namespace: string, podName: string, nodeName: string, podUid?: string): Promise<void>;
+  /**
+   * PUT namespaces/NAME/finalize: replaces the namespace's spec.finalizers
+   * (the namespace controller's last step); a resourceVersion in `ns` is a
+   * precondition.
+   */
+  finalizeNamespace(ns: KubeObject): Promise<KubeObject>;
 }
 
 export interface ApiClientOptions {
@@ -432,6 +438,10 @@ export class ApiClient implements KubeClient {
       target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
     };
     await this.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}/binding`, binding);
+  }
+
+  finalizeNamespace(ns: KubeObject): Promise<KubeObject> {
+    return this.request<KubeObject>('PUT', `/api/v1/namespaces/${encodeURIComponent(ns.metadata.name ?? '')}/finalize`, ns);
   }
 
   /**

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Flags } from '@oclif/core';
 import type { RunningServer } from '../server';
+import { parseDuration } from '../api/duration';
 
 export default class Server extends Command {
   static summary = 'Run the mk control plane: API server with an embedded datastore.';
@@ -27,6 +28,15 @@ which both mk and kubectl accept.`;
       description: "controllers not to run, comma-separated (e.g. 'replicaset,deployment'), or 'all'",
     }),
     'disable-scheduler': Flags.boolean({ description: 'do not run the scheduler (pods stay Pending unless another scheduler binds them)', default: false }),
+    'node-monitor-grace-period': Flags.string({
+      description: 'how long a node may go without renewing its Lease before it is marked Unknown and tainted unreachable (a duration: 40s, 1m30s)',
+      default: '40s',
+    }),
+    'default-toleration-seconds': Flags.integer({
+      description: 'tolerationSeconds added by default to pods for the not-ready and unreachable NoExecute taints',
+      default: 300,
+      min: 0,
+    }),
     'datastore-endpoint': Flags.string({
       description: 'datastore: empty for SQLite in the data dir, sqlite:///path/state.db, or http(s)://etcd:2379',
       default: '',
@@ -37,12 +47,21 @@ which both mk and kubectl accept.`;
     const { flags } = await this.parse(Server);
     // Loaded here, not at the top: oclif loads every command's module for `mk get` too.
     const { startServer } = await import('../server');
+    let nodeMonitorGracePeriodMs: number;
+    try {
+      nodeMonitorGracePeriodMs = parseDuration(flags['node-monitor-grace-period']);
+    } catch (err) {
+      this.error(`invalid --node-monitor-grace-period: ${(err as Error).message}`, { exit: 2 });
+    }
+    if (nodeMonitorGracePeriodMs <= 0) this.error('--node-monitor-grace-period must be positive', { exit: 2 });
     const server: RunningServer = await startServer({
       dataDir: flags['data-dir'],
       port: flags.port,
       bindAddress: flags['bind-address'],
       datastoreEndpoint: flags['datastore-endpoint'],
       disableScheduler: flags['disable-scheduler'],
+      nodeMonitorGracePeriodMs,
+      defaultTolerationSeconds: flags['default-toleration-seconds'],
       disableControllers: flags['disable-controllers']?.split(',').map((s) => s.trim()).filter(Boolean),
       agent: flags['disable-agent']
         ? undefined

@@ -93,7 +93,7 @@ beforeAll(async () => {
   // No scheduler: manifests/ holds a Ready node that no agent runs, and a pod bound to it would
   // stay Terminating once deleted (with `mk delete` waiting for it). What mk prints, not where
   // pods land, is under test here.
-  ts = await startTestServer({ disableScheduler: true });
+  ts = await startTestServer({ disableScheduler: true, disableControllers: ['all'] });
   kubeconfig = path.join(ts.dataDir, 'kubeconfig.yaml');
   scratch = tempDir('mk-cli-');
 });

@@ -10,10 +10,12 @@ import { httpsRequest, podManifest } from '../helpers';
 
 /**
  * Server options for these suites: the API server alone. The in-process
- * scheduler would bind pods and write their conditions, which is exactly
- * what several tests here do (or check nobody else does) by hand.
+ * scheduler would bind pods and write their conditions, and controllers
+ * (garbage collector, namespace, workload controllers) would finalize,
+ * annotate and delete objects: exactly what several tests here do (or check
+ * nobody else does) by hand.
  */
-export const API_ONLY = { disableScheduler: true } as const;
+export const API_ONLY = { disableScheduler: true, disableControllers: ['all'] };
 
 /** `/api/v1/namespaces/{ns}/pods/{name}/{sub}`, `/apis/apps/v1/deployments`, ... */
 export function pathOf(rt: ResourceType, namespace?: string, name?: string, subresource?: string): string {
@@ -63,6 +65,10 @@ const bodies: Record<string, (name: string, namespace: string) => Record<string,
   ReplicaSet: (name) => ({ spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: podTemplate(name) } }),
   DaemonSet: (name) => ({ spec: { selector: { matchLabels: { app: name } }, template: podTemplate(name) } }),
   Lease: () => ({ spec: { holderIdentity: 'node-1', leaseDurationSeconds: 40 } }),
+  Job: (name) => ({ spec: { completions: 1, template: { metadata: { labels: { app: name } }, spec: { ...podTemplate(name).spec, restartPolicy: 'Never' } } } }),
+  CronJob: (name) => ({
+    spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { metadata: { labels: { app: name } }, spec: { ...podTemplate(name).spec, restartPolicy: 'Never' } } } } },
+  }),
   PriorityClass: () => ({ value: 1000, globalDefault: false, description: 'for tests' }),
 };
 

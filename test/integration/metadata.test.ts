@@ -247,15 +247,26 @@ describe('finalizers and two-phase deletion', () => {
     expectStatus(await ts.api('GET', p), 404, 'NotFound');
   });
 
-  test('propagationPolicy is accepted; a bad one is 400', async () => {
-    for (const policy of ['Background', 'Foreground', 'Orphan']) {
+  test('propagationPolicy: Background removes now, Foreground and Orphan leave the garbage collector a finalizer; a bad one is 400', async () => {
+    const finalizerOf: Record<string, string | undefined> = { Background: undefined, Foreground: 'foregroundDeletion', Orphan: 'orphan' };
+    for (const [policy, finalizer] of Object.entries(finalizerOf)) {
       await create(ts, configmaps, 'default', manifest(configmaps, `prop-${policy.toLowerCase()}`));
       const res = await ts.api('DELETE', `${pathOf(configmaps, 'default', `prop-${policy.toLowerCase()}`)}?propagationPolicy=${policy}`);
-      expect(res.status).toBe(200);
+      expect(res.status).toBe(finalizer ? 202 : 200);
+      if (finalizer) {
+        // No collector runs here: the object waits, marked, with the finalizer the policy asks for.
+        expect(res.body.metadata.deletionTimestamp).toBeTruthy();
+        expect(res.body.metadata.finalizers).toEqual([finalizer]);
+      }
     }
     await create(ts, configmaps, 'default', manifest(configmaps, 'prop-body'));
     const body = await ts.api('DELETE', pathOf(configmaps, 'default', 'prop-body'), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' });
-    expect(body.status).toBe(200);
+    expect(body.status).toBe(202);
+    expect(body.body.metadata.finalizers).toEqual(['foregroundDeletion']);
+    // Deleting again with another policy swaps the finalizer; the deletionTimestamp stays.
+    const swapped = await ts.api('DELETE', `${pathOf(configmaps, 'default', 'prop-body')}?propagationPolicy=Orphan`);
+    expect(swapped.body.metadata.finalizers).toEqual(['orphan']);
+    expect(swapped.body.metadata.deletionTimestamp).toBe(body.body.metadata.deletionTimestamp);
     expectStatus(await ts.api('DELETE', `${pathOf(configmaps, 'default', 'x')}?propagationPolicy=Sideways`), 400, 'BadRequest');
   });
 

@@ -81,6 +81,31 @@ const daemonSet = (): KubeObject => ({
   spec: { selector: { matchLabels: { app: 'web' } }, template: template() },
 });
 
+const jobTemplate = () => ({
+  metadata: { creationTimestamp: null },
+  spec: { restartPolicy: 'Never', containers: [{ name: 'pi', image: 'busybox:1.36', command: ['sh', '-c', 'exit 0'] }] },
+});
+
+const job = (): KubeObject => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: meta('pi', { uid: '5f0c4c38-7c1a-4e2b-9a64-0d5c1f7a9e01' }),
+  spec: { completions: 3, parallelism: 2, backoffLimit: 4, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 60, template: jobTemplate() },
+});
+
+const cronJob = (): KubeObject => ({
+  apiVersion: 'batch/v1',
+  kind: 'CronJob',
+  metadata: meta('nightly'),
+  spec: {
+    schedule: '*/5 9-17 * jan-jun mon-fri',
+    timeZone: 'Europe/Paris',
+    concurrencyPolicy: 'Forbid',
+    startingDeadlineSeconds: 100,
+    jobTemplate: { spec: { backoffLimit: 2, template: jobTemplate() } },
+  },
+});
+
 const service = (): KubeObject => ({
   apiVersion: 'v1',
   kind: 'Service',
@@ -93,6 +118,8 @@ const valid: Record<string, () => KubeObject> = {
   Deployment: deployment,
   ReplicaSet: replicaSet,
   DaemonSet: daemonSet,
+  Job: job,
+  CronJob: cronJob,
   Service: service,
   'Service (NodePort)': () => ({ ...service(), spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, nodePort: 30080 }] } }),
   'Service (headless, no ports)': () => ({ ...service(), spec: { clusterIP: 'None', selector: { app: 'web' } } }),
