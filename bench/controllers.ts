@@ -1,0 +1,136 @@
+/**
+ * Controllers benchmark (issue 5): with 100 fake nodes, create 100
+ * Deployments of 50 replicas (5,000 pods) and time until every one is
+ * available; then roll all of them to a new image and time until every
+ * rollout is complete.
+ *
+ *   npm run bench:controllers -- --deployments 100 --replicas 50 --nodes 100
+ *
+ * The server (API server, scheduler, controllers) runs as one child process;
+ * the 100 fake nodes as another (`mk agent --runtime fake --nodes 100`), so
+ * every pod goes through the real path: ReplicaSet controller creates it, the
+ * scheduler binds it, an agent reports it Running and Ready over HTTPS.
+ * Targets: all available within 15 s; the rollout of all within 30 s.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { arg, client, mb, runConcurrent, startServerProcess, watch } from './lib';
+
+interface DeploymentState {
+  generation: number;
+  observedGeneration: number;
+  replicas: number;
+  updated: number;
+  available: number;
+  total: number;
+}
+
+function complete(d: DeploymentState, want: number): boolean {
+  return d.observedGeneration >= d.generation && d.updated === want && d.available === want && d.total === want;
+}
+
+async function main(): Promise<void> {
+  const deployments = arg('deployments', 100);
+  const replicas = arg('replicas', 50);
+  const nodes = arg('nodes', 100);
+  const server = await startServerProcess(['--disable-agent']);
+  const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-agent-'));
+  const agent = spawn(process.execPath, [
+    path.join(__dirname, '..', 'bin', 'run.js'), 'agent', '--runtime', 'fake', '--nodes', String(nodes), '--node', 'fake',
+    '--kubeconfig', path.join(server.dataDir, 'kubeconfig.yaml'), '--data-dir', agentDir, '--port', '0',
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      agent.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('node(s) registered')) resolve();
+      });
+      agent.once('exit', (code) => reject(new Error(`mk agent exited with ${code}`)));
+    });
+    const request = client(server, 32);
+
+    const state = new Map<string, DeploymentState>();
+    let waiter: (() => void) | undefined;
+    const stream = await watch(server, '/apis/apps/v1/namespaces/default/deployments?watch=true', (e) => {
+      if (e.type === 'BOOKMARK' || e.type === 'ERROR') return;
+      const d = e.object;
+      state.set(d.metadata.name, {
+        generation: d.metadata.generation ?? 0,
+        observedGeneration: d.status?.observedGeneration ?? 0,
+        replicas: d.spec?.replicas ?? 0,
+        updated: d.status?.updatedReplicas ?? 0,
+        available: d.status?.availableReplicas ?? 0,
+        total: d.status?.replicas ?? 0,
+      });
+      waiter?.();
+    });
+    const until = (done: () => boolean, timeoutMs: number): Promise<boolean> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        const check = () => {
+          if (done()) {
+            clearTimeout(timer);
+            waiter = undefined;
+            resolve(true);
+          }
+        };
+        waiter = check;
+        check();
+      });
+    const allComplete = () => state.size === deployments && [...state.values()].every((d) => complete(d, replicas));
+
+    const manifest = (i: number, image: string) => JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: `web-${i}`, namespace: 'default' },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: `web-${i}` } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
+        template: {
+          metadata: { labels: { app: `web-${i}` } },
+          spec: { containers: [{ name: 'web', image, resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+        },
+      },
+    });
+
+    const t0 = performance.now();
+    await runConcurrent(deployments, 16, async (i) => {
+      const r = await request('POST', '/apis/apps/v1/namespaces/default/deployments', manifest(i, 'busybox:1.36'));
+      if (r.status !== 201) throw new Error(`create answered ${r.status}: ${r.body}`);
+    });
+    const createdOk = await until(allComplete, 120_000);
+    const available = (performance.now() - t0) / 1000;
+
+    const t1 = performance.now();
+    await runConcurrent(deployments, 16, async (i) => {
+      const r = await request('PUT', `/apis/apps/v1/namespaces/default/deployments/web-${i}`, manifest(i, 'busybox:1.37'));
+      if (r.status !== 200) throw new Error(`update answered ${r.status}: ${r.body}`);
+    });
+    const rolledOk = await until(allComplete, 180_000);
+    const rollout = (performance.now() - t1) / 1000;
+    stream.close();
+
+    const pods = JSON.parse((await request('GET', '/api/v1/namespaces/default/pods')).body).items;
+    const running = pods.filter((p: any) => p.status?.phase === 'Running').length;
+    const total = deployments * replicas;
+    console.log(`mk controllers benchmark: ${deployments} Deployments x ${replicas} replicas = ${total} pods on ${nodes} fake nodes, ${os.cpus().length} cores`);
+    console.log(`  all available          ${createdOk ? `${available.toFixed(1)} s` : 'NOT reached within 120 s'}   (${(total / available).toFixed(0)} pods/s)   target <= 15 s: ${createdOk && available <= 15 ? 'met' : 'NOT met'}`);
+    console.log(`  rollout to new image   ${rolledOk ? `${rollout.toFixed(1)} s` : 'NOT complete within 180 s'}   (${(total / rollout).toFixed(0)} pods replaced/s)   target <= 30 s: ${rolledOk && rollout <= 30 ? 'met' : 'NOT met'}`);
+    console.log(`  pods at the end        ${pods.length} (${running} Running; want ${total})`);
+    console.log(`  server peak RSS        ${mb(server.peakRss())}`);
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((r) => agent.once('exit', r));
+    fs.rmSync(agentDir, { recursive: true, force: true });
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
