@@ -545,23 +545,26 @@ export class PodWorker {
       this.imageFailures.delete(imageKey);
     } catch (err) {
       if (!(err instanceof ImagePullError)) throw err;
-      ctx.imageBackoff.next(imageKey);
-      if (err.reason === 'ErrImageNeverPull') {
-        const message = `Container image "${image}" is not present with pull policy of Never`;
-        this.waiting.set(c.name, { reason: 'ErrImageNeverPull', message });
-        event('Warning', 'ErrImageNeverPull', message);
-      } else if (err.reason === 'InvalidImageName') {
-        this.waiting.set(c.name, { reason: 'InvalidImageName', message: err.message });
-        event('Warning', 'InspectFailed', err.message);
-      } else {
-        this.imageFailures.set(imageKey, `ErrImagePull: ${err.message}`);
-        this.waiting.set(c.name, { reason: 'ErrImagePull', message: err.message });
-        event('Warning', 'Failed', err.message.startsWith('Failed to pull image') ? err.message : `Failed to pull image "${image}": ${err.message}`);
-        event('Warning', 'Failed', 'Error: ErrImagePull');
-        // Look again soon, to show ImagePullBackOff for the rest of the backoff.
-        return Math.min(now() + ctx.syncIntervalMs, ctx.imageBackoff.retryAtSinceUpdate(imageKey));
+      if (err.reason === 'ErrImageNeverPull' || err.reason === 'InvalidImageName') {
+        // No pull will ever happen, so there is no ImagePullBackOff (as the kubelet):
+        // keep reporting the reason, and look again later in case the image is loaded.
+        if (err.reason === 'ErrImageNeverPull') {
+          const message = `Container image "${image}" is not present with pull policy of Never`;
+          this.waiting.set(c.name, { reason: 'ErrImageNeverPull', message });
+          event('Warning', 'ErrImageNeverPull', message);
+        } else {
+          this.waiting.set(c.name, { reason: 'InvalidImageName', message: err.message });
+          event('Warning', 'InspectFailed', err.message);
+        }
+        return now() + ctx.retryBackoff.next(`${imageKey}/absent`);
       }
-      return ctx.imageBackoff.retryAtSinceUpdate(imageKey);
+      ctx.imageBackoff.next(imageKey);
+      this.imageFailures.set(imageKey, `ErrImagePull: ${err.message}`);
+      this.waiting.set(c.name, { reason: 'ErrImagePull', message: err.message });
+      event('Warning', 'Failed', err.message.startsWith('Failed to pull image') ? err.message : `Failed to pull image "${image}": ${err.message}`);
+      event('Warning', 'Failed', 'Error: ErrImagePull');
+      // Look again soon, to show ImagePullBackOff for the rest of the backoff.
+      return Math.min(now() + ctx.syncIntervalMs, ctx.imageBackoff.retryAtSinceUpdate(imageKey));
     }
 
     // Configuration

@@ -408,6 +408,18 @@ describe('restarts', () => {
     const reasons = (await events('no-image')).map((e) => `${e.reason}:${e.message}`);
     expect(reasons).toEqual(expect.arrayContaining(['Failed:Error: ErrImagePull', `BackOff:Back-off pulling image "example.com/does-not-exist:1"`]));
   });
+
+  it('stays at ErrImageNeverPull, without ImagePullBackOff, when the image is absent and the policy is Never', async () => {
+    const { node } = await startAgent();
+    await create(PODS, pod('never-pull', node, {}, [{ name: 'main', image: 'example.com/does-not-exist:1', imagePullPolicy: 'Never' }]));
+    const waitingOf = async () => (await getPod('never-pull')).status?.containerStatuses?.[0]?.state?.waiting;
+    await eventually(async () => expect((await waitingOf())?.reason).toBe('ErrImageNeverPull'));
+    // The agent keeps looking (the image may be loaded later); the reason must not turn into a pull backoff.
+    await eventually(async () => expect((await events('never-pull')).some((e) => e.reason === 'ErrImageNeverPull')).toBe(true));
+    const reasons = (await events('never-pull')).map((e) => e.reason);
+    expect(reasons).not.toContain('BackOff');
+    expect((await waitingOf())?.message).toBe('Container image "example.com/does-not-exist:1" is not present with pull policy of Never');
+  });
 });
 
 describe('probes', () => {
