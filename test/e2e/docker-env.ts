@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DockerRuntime, type TarEntry } from '../../src/agent/runtime/docker';
+import { eventually } from '../helpers';
 
 /**
  * Shared setup of the e2e tests that need a real Docker engine.
@@ -108,10 +109,11 @@ async function buildTestImage(): Promise<string> {
   const runtime = new DockerRuntime({ node: 'mk-test-image' });
   const lock = path.join(os.tmpdir(), `${TEST_IMAGE.replace(/[^a-z0-9]/g, '_')}.lock`);
   try {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
+    // Each attempt: the image is there, or this worker takes the lock and builds it,
+    // or another worker holds the lock and the attempt fails until that build is done.
+    return await eventually(async () => {
       if (await runtime.imageId(TEST_IMAGE)) return TEST_IMAGE;
-      let fd: number | undefined;
+      let fd: number;
       try {
         fd = fs.openSync(lock, 'wx');
       } catch (err) {
@@ -119,9 +121,7 @@ async function buildTestImage(): Promise<string> {
         // A builder that died leaves its lock behind; an import takes a few seconds at most.
         const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
         if (age > 60_000) fs.rmSync(lock, { force: true });
-        if (Date.now() > deadline) throw new Error(`timed out waiting for another worker to build ${TEST_IMAGE} (lock ${lock})`);
-        await new Promise((r) => setTimeout(r, 200));
-        continue;
+        throw new Error(`timed out waiting for another worker to build ${TEST_IMAGE} (lock ${lock})`);
       }
       try {
         if (!(await runtime.imageId(TEST_IMAGE))) {
@@ -132,7 +132,7 @@ async function buildTestImage(): Promise<string> {
         fs.closeSync(fd);
         fs.rmSync(lock, { force: true });
       }
-    }
+    }, 120_000, 200);
   } finally {
     await runtime.close();
   }

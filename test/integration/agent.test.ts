@@ -56,6 +56,24 @@ interface Started {
   dataDir: string;
 }
 
+/**
+ * Resolves once the agent has relisted the runtime `times` more times: "a
+ * while later" measured in the agent's own work, not in wall-clock sleeps.
+ */
+async function afterRelists(runtime: FakeRuntime, times: number): Promise<void> {
+  const original = runtime.listPods;
+  let count = 0;
+  runtime.listPods = function (this: FakeRuntime) {
+    count++;
+    return original.call(this);
+  };
+  try {
+    await eventually(() => expect(count).toBeGreaterThanOrEqual(times), 10_000, 20);
+  } finally {
+    runtime.listPods = original;
+  }
+}
+
 async function startAgent(opts: Partial<AgentOptions> = {}, runtimeOpts: FakeRuntimeOptions = {}, runtime?: RecordingRuntime): Promise<Started> {
   const node = opts.nodeName ?? `agent-node-${++nodeCounter}`;
   runtime ??= new RecordingRuntime({ node, ...runtimeOpts });
@@ -235,12 +253,12 @@ describe('running pods', () => {
   });
 
   it('writes status only when it changes', async () => {
-    const { node } = await startAgent();
+    const { node, runtime } = await startAgent();
     await create(PODS, pod('quiet', node));
     const p = await waitRunningReady('quiet');
     const rv = p.metadata.resourceVersion;
     // Many relists and heartbeats later, nothing was written.
-    await new Promise((r) => setTimeout(r, 800));
+    await afterRelists(runtime, 8);
     expect((await getPod('quiet')).metadata.resourceVersion).toBe(rv);
   });
 
@@ -358,7 +376,7 @@ describe('restarts', () => {
     expect(bad.status.containerStatuses[0].state.terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
     expect(bad.status.containerStatuses[0].restartCount).toBe(0);
     // Nothing restarts, and the exited containers stay (for logs).
-    await new Promise((r) => setTimeout(r, 400));
+    await afterRelists(runtime, 4);
     expect(await runtimeContainers(runtime, bad.metadata.uid)).toHaveLength(1);
     expect((await getPod('done-bad')).status.containerStatuses[0].restartCount).toBe(0);
   });
@@ -742,7 +760,7 @@ describe('deletion and adoption', () => {
     await stopAgent(first.agent);
     await startAgent({ nodeName: node, dataDir }, {}, runtime);
     // Several relists later: the same container, no restart, no status write.
-    await new Promise((r) => setTimeout(r, 500));
+    await afterRelists(runtime, 5);
     const after = await getPod('steady');
     expect(after.status.containerStatuses[0].containerID).toBe(before.status.containerStatuses[0].containerID);
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);

@@ -1,6 +1,6 @@
 import { launchAgents, type RunningAgents } from '../../src/agent/launcher';
 import { LocalClient } from '../../src/apiserver/local-client';
-import { eventually, startTestServer, tempDir, type TestServer } from '../helpers';
+import { eventually, openWatch, startTestServer, tempDir, type TestServer } from '../helpers';
 
 /**
  * The DaemonSet controller against a real server, its scheduler and fake
@@ -149,13 +149,23 @@ test('a template change rolls out node by node, never more than maxUnavailable d
   const before = await expectOnNodes('roll', nodes);
   const oldHash = before[0].metadata.labels['controller-revision-hash'];
 
-  let minReady = Infinity;
-  let watching = true;
+  // Ready pods, recounted on every pod event of the rollout (not sampled on a timer).
+  const isReady = (p: any) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+  const listed = await ts.api('GET', `${PODS}?labelSelector=app%3Droll`);
+  const ready = new Set<string>(listed.body.items.filter(isReady).map((p: any) => p.metadata.uid));
+  let minReady = ready.size;
+  const podWatch = await openWatch(ts, `${PODS}?watch=true&labelSelector=app%3Droll&resourceVersion=${listed.body.metadata.resourceVersion}`);
   const watcher = (async () => {
-    while (watching) {
-      const ready = (await podsOf('roll')).filter((p) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
-      minReady = Math.min(minReady, ready.length);
-      await new Promise((r) => setTimeout(r, 10));
+    for (;;) {
+      let e: any;
+      try {
+        e = await podWatch.next(60_000);
+      } catch {
+        return; // closed
+      }
+      if (e.type !== 'DELETED' && isReady(e.object)) ready.add(e.object.metadata.uid);
+      else ready.delete(e.object.metadata.uid);
+      minReady = Math.min(minReady, ready.size);
     }
   })();
   const patched = await ts.api('PATCH', `${DS}/roll`, [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'busybox:1.37' }], { 'Content-Type': 'application/json-patch+json' });
@@ -168,7 +178,7 @@ test('a template change rolls out node by node, never more than maxUnavailable d
     }
     return pods;
   }, 30_000).finally(async () => {
-    watching = false;
+    podWatch.close();
     await watcher;
   });
   expect(after).toHaveLength(nodes.length);
