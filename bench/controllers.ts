@@ -35,10 +35,13 @@ async function main(): Promise<void> {
   const deployments = arg('deployments', 100);
   const replicas = arg('replicas', 50);
   const nodes = arg('nodes', 100);
-  const server = await startServerProcess(['--disable-agent']);
+  // --cpu-prof DIR writes a V8 CPU profile of the server (and of the agent process) there at exit.
+  const profDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
+  const profArgs = (name: string) => (profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`] : []);
+  const server = await startServerProcess(['--disable-agent'], profArgs('server'));
   const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-agent-'));
   const agent = spawn(process.execPath, [
-    path.join(__dirname, '..', 'bin', 'run.js'), 'agent', '--runtime', 'fake', '--nodes', String(nodes), '--node', 'fake',
+    ...profArgs('agent'), path.join(__dirname, '..', 'bin', 'run.js'), 'agent', '--runtime', 'fake', '--nodes', String(nodes), '--node', 'fake',
     '--kubeconfig', path.join(server.dataDir, 'kubeconfig.yaml'), '--data-dir', agentDir, '--port', '0',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -97,6 +100,7 @@ async function main(): Promise<void> {
       },
     });
 
+    const cpu0 = server.cpuSeconds();
     const t0 = performance.now();
     await runConcurrent(deployments, 16, async (i) => {
       const r = await request('POST', '/apis/apps/v1/namespaces/default/deployments', manifest(i, 'busybox:1.36'));
@@ -104,6 +108,7 @@ async function main(): Promise<void> {
     });
     const createdOk = await until(allComplete, 120_000);
     const available = (performance.now() - t0) / 1000;
+    const cpu1 = server.cpuSeconds();
 
     const t1 = performance.now();
     await runConcurrent(deployments, 16, async (i) => {
@@ -112,6 +117,7 @@ async function main(): Promise<void> {
     });
     const rolledOk = await until(allComplete, 180_000);
     const rollout = (performance.now() - t1) / 1000;
+    const cpu2 = server.cpuSeconds();
     stream.close();
 
     const pods = JSON.parse((await request('GET', '/api/v1/namespaces/default/pods')).body).items;
@@ -122,6 +128,8 @@ async function main(): Promise<void> {
     console.log(`  rollout to new image   ${rolledOk ? `${rollout.toFixed(1)} s` : 'NOT complete within 180 s'}   (${(total / rollout).toFixed(0)} pods replaced/s)   target <= 30 s: ${rolledOk && rollout <= 30 ? 'met' : 'NOT met'}`);
     console.log(`  pods at the end        ${pods.length} (${running} Running; want ${total})`);
     console.log(`  server peak RSS        ${mb(server.peakRss())}`);
+    // CPU time is what the server spent whatever else ran on the machine: it compares runs on a busy box.
+    console.log(`  server CPU             ${(cpu1 - cpu0).toFixed(1)} s to available, ${(cpu2 - cpu1).toFixed(1)} s for the rollout (${((cpu1 - cpu0) * 1000 / total).toFixed(2)} / ${((cpu2 - cpu1) * 1000 / total).toFixed(2)} ms per pod)`);
   } finally {
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('exit', r));

@@ -8,9 +8,13 @@ import { createRequestListener } from './apiserver/app';
 import { LocalClient } from './apiserver/local-client';
 import { PodStreams } from './apiserver/pod-streams';
 import { ResourceStorage } from './apiserver/resources';
+import { ServiceAllocator } from './apiserver/service-allocator';
+import { advertiseAddress, publishClusterConfig, reconcileKubernetesService } from './apiserver/kubernetes-service';
+import { DEFAULT_CLUSTER_DOMAIN } from './api/cluster-config';
+import { clusterDnsIP, DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, formatPortRange, parsePortRange, parseServiceCidr } from './api/ipalloc';
 import { ensureTls, servingNames } from './apiserver/tls';
 import { writeKubeconfig } from './client/kubeconfig';
-import { defaultNodeName, launchAgents, NoContainerEngineError, type RunningAgents } from './agent/launcher';
+import { defaultNodeName, launchAgents, NoContainerEngineError, type ProxyHostOptions, type RunningAgents } from './agent/launcher';
 import { controllerFactories } from './controllers';
 import { nodeLifecycleControllerFactory } from './controllers/node-lifecycle-controller';
 import { DEFAULT_TOLERATION_SECONDS, setDefaultTolerationSeconds } from './api/defaults';
@@ -31,6 +35,12 @@ export interface ServerOptions {
   bindAddress: string;
   /** '' or undefined: SQLite in the data dir; see openStore for the schemes. */
   datastoreEndpoint?: string;
+  /** etcd TLS: the CA of etcd's serving certificate, and the client certificate and key (PEM files). */
+  datastoreCAFile?: string;
+  datastoreCertFile?: string;
+  datastoreKeyFile?: string;
+  /** etcd key prefix replacing `/registry/` (default: keys stored as Kubernetes stores them). */
+  datastorePrefix?: string;
   /** Compaction of datastore history (defaults: every 60 s, keep 10,000 revisions). */
   compactIntervalMs?: number;
   retainRevisions?: number;
@@ -48,8 +58,15 @@ export interface ServerOptions {
    * unreachable NoExecute taints. Default 300. Process-wide (it is the API server's admission setting).
    */
   defaultTolerationSeconds?: number;
-  /** Run a node agent in this process (mk server does unless --disable-agent). */
-  agent?: { runtime: 'docker' | 'fake'; nodeName?: string; port?: number; nodes?: number };
+  /** --service-cidr: where Services' cluster IPs come from (default 10.43.0.0/16, like k3s). */
+  serviceCidr?: string;
+  /** --service-node-port-range: where NodePort Services' ports come from (default 30000-32767). */
+  serviceNodePortRange?: string;
+  /**
+   * Run a node agent in this process (mk server does unless --disable-agent);
+   * `proxy`: with its service proxy and cluster DNS (mk server does unless --disable-proxy).
+   */
+  agent?: { runtime: 'docker' | 'fake'; nodeName?: string; port?: number; nodes?: number; proxy?: boolean | ProxyHostOptions };
   log?: (line: string) => void;
 }
 
@@ -94,15 +111,19 @@ export function ensureToken(dataDir: string): string {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? (() => undefined);
+  // Bad ranges fail before anything is opened.
+  const serviceCidr = parseServiceCidr(opts.serviceCidr ?? DEFAULT_SERVICE_CIDR).cidr;
+  const nodePortRange = formatPortRange(parsePortRange(opts.serviceNodePortRange ?? DEFAULT_NODE_PORT_RANGE));
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const token = ensureToken(opts.dataDir);
   const store = await openStore(opts.datastoreEndpoint, opts.dataDir, {
     compactIntervalMs: opts.compactIntervalMs,
     retainRevisions: opts.retainRevisions,
+    etcd: { caFile: opts.datastoreCAFile, certFile: opts.datastoreCertFile, keyFile: opts.datastoreKeyFile, prefix: opts.datastorePrefix },
   });
   setDefaultTolerationSeconds(opts.defaultTolerationSeconds ?? DEFAULT_TOLERATION_SECONDS);
-  const resources = new ResourceStorage(store, undefined, opts.watchCacheSize);
-  await resources.start();
+  const resources = new ResourceStorage(store, undefined, opts.watchCacheSize, new ServiceAllocator({ serviceCidr, nodePortRange }));
+  for (const warning of await resources.start()) log(`mk server: ${warning}`);
   await bootstrap(resources);
 
   const logError = (err: unknown) => log(`internal error: ${(err as Error)?.stack ?? err}`);
@@ -137,6 +158,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   // The control loops talk to the API in-process: same storage, admission and watch cache, no HTTP.
   const client = new LocalClient(resources);
+  await publishClusterConfig(client, {
+    serviceCIDR: serviceCidr,
+    serviceNodePortRange: nodePortRange,
+    clusterDNS: clusterDnsIP(serviceCidr),
+    clusterDomain: DEFAULT_CLUSTER_DOMAIN,
+  });
+  const kubernetesWarnings = await reconcileKubernetesService(client, { serviceCidr, address: advertiseAddress(opts.bindAddress), port });
+  for (const warning of kubernetesWarnings) log(`mk server: ${warning}`);
   let scheduler: Scheduler | undefined;
   if (!opts.disableScheduler) {
     scheduler = new Scheduler(client, { log });
@@ -157,6 +186,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         nodeName: opts.agent.nodeName ?? defaultNodeName(),
         nodes: opts.agent.nodes,
         port: opts.agent.port ?? 10250,
+        proxy: opts.agent.proxy,
+        clusterDNS: clusterDnsIP(serviceCidr),
+        clusterDomain: DEFAULT_CLUSTER_DOMAIN,
         dataDir: path.join(opts.dataDir, 'agent'),
         log,
       });

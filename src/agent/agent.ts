@@ -1,11 +1,13 @@
 import { resolveResourceName } from '../api/registry';
-import { badRequest, notFound } from '../apiserver/errors';
+import { badRequest, internalError, notFound } from '../apiserver/errors';
 import type { KubeObject } from '../api/types';
 import type { KubeClient } from '../client/api-client';
 import { Informer } from '../client/informer';
 import { Backoff } from './backoff';
 import { realClock, type Clock } from './clock';
 import { ConfigSources } from './config-sources';
+import { readHostResolvConf, type ResolvConf } from './dns/pod-dns';
+import { ContainerConfigError } from './env';
 import { NodeLease } from './lease';
 import { NodeStatusReporter, type NodeCapacity } from './node-status';
 import { PodEvents } from './pod-events';
@@ -13,9 +15,11 @@ import { newestFirst, PodWorker, type WorkerContext } from './pod-worker';
 import { ProbeManager } from './probes';
 import { fingerprint, RuntimeCache } from './runtime-cache';
 import type { ContainerRuntime, RuntimePod } from './runtime/runtime';
+import { serviceEnvForPod } from './service-env';
 import { VolumeManager } from './volumes';
 
 const PODS = resolveResourceName('pods')!;
+const SERVICES = resolveResourceName('services')!;
 
 export interface AgentOptions {
   nodeName: string;
@@ -47,6 +51,18 @@ export interface AgentOptions {
    * runtime, whose pod IPs are not real addresses.
    */
   simulateNetworkProbes?: boolean;
+  /**
+   * Every Service (for the containers' service environment variables). The
+   * launcher shares one among the agents of a process; without it the agent
+   * watches Services itself.
+   */
+  services?: Informer;
+  /** The kubelet's --cluster-dns: the nameserver of ClusterFirst pods. Empty: they fall back to the host's resolver. */
+  clusterDNS?: string[];
+  /** The kubelet's --cluster-domain. Default cluster.local. */
+  clusterDomain?: string;
+  /** The host's resolver (the kubelet's --resolv-conf). Default: /etc/resolv.conf as read at start. */
+  resolvConf?: ResolvConf;
   log?: (line: string) => void;
   clock?: Clock;
 }
@@ -74,6 +90,8 @@ export class Agent {
   private readonly probes: ProbeManager;
   private readonly sources: ConfigSources;
   private readonly podInformer: Informer;
+  private readonly services: Informer;
+  private readonly ownServices: boolean;
   private readonly podsByUid = new Map<string, KubeObject>();
   private readonly workers = new Map<string, PodWorker>();
   private readonly fingerprints = new Map<string, string>();
@@ -133,6 +151,8 @@ export class Agent {
     });
     this.sources = new ConfigSources(client, (uid) => this.workers.get(uid)?.requestSync());
     this.podInformer = new Informer(client, PODS, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
+    this.ownServices = !opts.services;
+    this.services = opts.services ?? new Informer(client, SERVICES);
 
     const crash = opts.backoff ?? {};
     const image = opts.imagePullBackoff ?? {};
@@ -154,6 +174,16 @@ export class Agent {
       hostIPs: [this.nodeIP],
       allocatable: () => this.nodeStatus.capacity,
       simulateNetwork,
+      dns: {
+        clusterDNS: opts.clusterDNS ?? [],
+        clusterDomain: opts.clusterDomain ?? 'cluster.local',
+        host: opts.resolvConf ?? readHostResolvConf(),
+      },
+      serviceEnv: (pod) => {
+        // The kubelet's own words when it cannot know the Services yet.
+        if (!this.services.synced) throw new ContainerConfigError('services have not yet been read at least once, cannot construct envvars');
+        return serviceEnvForPod(pod, this.services.list());
+      },
       log: this.log,
       pod: (uid) => this.podsByUid.get(uid),
       done: (uid) => {
@@ -179,6 +209,8 @@ export class Agent {
     this.nodeStatus.start();
     await this.lease.start();
 
+    // Containers get the Services' variables: know them before the first pod starts.
+    await this.services.start();
     // What runs already is known before any pod is synced, so nothing is started twice.
     await this.cache.relist().catch((err) => this.log(`listing the runtime's pods failed: ${(err as Error).message}`));
     this.podInformer.on({
@@ -212,6 +244,7 @@ export class Agent {
     this.cancelRelist?.();
     this.unsubscribe?.();
     this.podInformer.stop();
+    if (this.ownServices) this.services.stop();
     this.probes.stop();
     await Promise.all([this.lease.stop(), this.nodeStatus.stop(), ...[...this.workers.values()].map((w) => w.stop())]);
     this.sources.stop();
@@ -243,6 +276,22 @@ export class Agent {
     const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
     const reason = statuses.find((s: any) => s.name === container)?.state?.waiting?.reason ?? 'ContainerCreating';
     throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: ${reason}`);
+  }
+
+  /**
+   * The sandbox a port forward into the pod enters (AgentServer's
+   * `resolveSandbox`): its running one, else its newest. Throws the API
+   * errors the kubelet answers with: 404 for a pod not on this node, 500
+   * (its GetPortForward) for one without any sandbox yet.
+   */
+  async resolveSandbox(namespace: string, podName: string): Promise<{ id: string; uid: string }> {
+    const pod = this.podInformer.get(`${namespace}/${podName}`);
+    if (!pod) throw notFound(PODS, podName);
+    const uid = pod.metadata.uid!;
+    const rp = await this.cache.get(uid, this.cache.nextSeq());
+    const sandboxes = [...(rp?.sandboxes ?? [])].sort((a, b) => Number(b.ready) - Number(a.ready) || b.createdAt.getTime() - a.createdAt.getTime());
+    if (!sandboxes[0]) throw internalError(`failed to find sandboxID for pod ${podName}_${namespace}(${uid})`);
+    return { id: sandboxes[0].id, uid };
   }
 
   /** The log/exec server's port, once known: written to the Node's daemonEndpoints at once. */

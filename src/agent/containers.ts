@@ -36,19 +36,9 @@ export function podLabels(pod: KubeObject, nodeName: string): Record<string, str
   };
 }
 
-export function sandboxConfig(pod: KubeObject, nodeName: string): SandboxConfig {
+/** `dns` is the pod's resolv.conf as podDnsConfig decided it (undefined: the runtime's default). */
+export function sandboxConfig(pod: KubeObject, nodeName: string, dns?: SandboxConfig['dns']): SandboxConfig {
   const spec = pod.spec ?? {};
-  const dnsConfig = spec.dnsConfig;
-  let dns: SandboxConfig['dns'];
-  // No cluster DNS exists yet, so ClusterFirst falls back to the runtime's
-  // default, as the kubelet does without --cluster-dns; dnsConfig still applies.
-  if (spec.dnsPolicy === 'None' || dnsConfig) {
-    dns = {
-      nameservers: [...(dnsConfig?.nameservers ?? [])],
-      searches: [...(dnsConfig?.searches ?? [])],
-      options: (dnsConfig?.options ?? []).map((o: any) => (o.value !== undefined && o.value !== null ? `${o.name}:${o.value}` : o.name)),
-    };
-  }
   return {
     podUid: pod.metadata.uid!,
     name: pod.metadata.name!,

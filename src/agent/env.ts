@@ -19,6 +19,11 @@ export interface EnvContext {
   /** The node's allocatable resources: what an unset limit means for resourceFieldRef. */
   allocatable: { cpu: string | number; memory: string | number; 'ephemeral-storage'?: string | number };
   read: ObjectReader;
+  /**
+   * The Services' variables (service-env.ts): `$(NAME)` in values may refer
+   * to them, and those the container does not define itself are added last.
+   */
+  serviceEnv?: ReadonlyMap<string, string>;
 }
 
 /** The container cannot be configured yet (kubelet: CreateContainerConfigError); the message is the kubelet's. */
@@ -88,7 +93,7 @@ export async function resolveEnv(container: any, ctx: EnvContext): Promise<Resol
   for (const e of container.env ?? []) {
     const from = e.valueFrom;
     if (!from) {
-      vars.set(e.name, expand(e.value ?? '', (n) => vars.get(n)));
+      vars.set(e.name, expand(e.value ?? '', (n) => vars.get(n) ?? ctx.serviceEnv?.get(n)));
       continue;
     }
     if (from.fieldRef) {
@@ -111,6 +116,7 @@ export async function resolveEnv(container: any, ctx: EnvContext): Promise<Resol
       vars.set(e.name, value.toString('utf8'));
     }
   }
+  for (const [name, value] of ctx.serviceEnv ?? []) if (!vars.has(name)) vars.set(name, value);
   return { env: [...vars].map(([name, value]) => ({ name, value })), warnings };
 }
 

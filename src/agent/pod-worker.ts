@@ -5,6 +5,7 @@ import { Backoff, goDuration } from './backoff';
 import type { Clock } from './clock';
 import { ConfigSources, podObjectRefs } from './config-sources';
 import { containerConfig, containerHash, pullPolicy, sandboxConfig, type ContainerType } from './containers';
+import { podDnsConfig, type ClusterDnsSettings } from './dns/pod-dns';
 import { ContainerConfigError, expandArgs, resolveEnv, type EnvContext } from './env';
 import { canonicalJson } from './json';
 import type { PodEvents } from './pod-events';
@@ -43,6 +44,10 @@ export interface WorkerContext {
   hostIPs: string[];
   allocatable: () => Record<string, string>;
   simulateNetwork: boolean;
+  /** Cluster DNS for the pods' resolv.conf (the kubelet's --cluster-dns, --cluster-domain, --resolv-conf). */
+  dns: ClusterDnsSettings;
+  /** The Services' environment variables for a pod's containers; throws ContainerConfigError before Services are known. */
+  serviceEnv(pod: KubeObject): ReadonlyMap<string, string>;
   log: (line: string) => void;
   /** The pod with this uid as the API has it (informer), or undefined once it is gone. */
   pod(uid: string): KubeObject | undefined;
@@ -351,7 +356,9 @@ export class PodWorker {
         view.removeSandbox(s.id);
       }
       try {
-        sandbox = await ctx.runtime.runSandbox(sandboxConfig(pod, ctx.nodeName));
+        const dns = podDnsConfig(pod, ctx.dns);
+        for (const w of dns.warnings) ctx.events.record(pod, 'Warning', w.reason, w.message);
+        sandbox = await ctx.runtime.runSandbox(sandboxConfig(pod, ctx.nodeName, dns.dns));
         ctx.retryBackoff.reset(`${this.uid}/sandbox`);
       } catch (err) {
         ctx.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
@@ -570,7 +577,7 @@ export class PodWorker {
     // Configuration
     let config;
     try {
-      const envCtx = this.envContext(pod, sandbox);
+      const envCtx = { ...this.envContext(pod, sandbox), serviceEnv: ctx.serviceEnv(pod) };
       const resolved = await resolveEnv(c, envCtx);
       for (const w of resolved.warnings) event('Warning', w.reason, w.message);
       const mounts = await ctx.volumes.mounts(c, volumes, resolved.env);

@@ -17,6 +17,13 @@ import {
   supportedProtocolNames,
   type StreamProtocol,
 } from '../client/exec';
+import {
+  AGENT_PORT_PARAM,
+  negotiatePortForwardProtocol,
+  parsePortList,
+  portForwardProtocolNames,
+} from '../client/port-forward';
+import { servePortForward } from './port-forward';
 import type { ContainerRuntime, ExecSession, LogOptions } from './runtime/runtime';
 
 /**
@@ -27,13 +34,14 @@ import type { ContainerRuntime, ExecSession, LogOptions } from './runtime/runtim
  *
  *   GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&sinceSeconds&timestamps&limitBytes&previous
  *   GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty   (WebSocket)
+ *   GET /portForward/{namespace}/{pod}?port=..&port=..                                       (WebSocket)
  *
  * Errors are `kind: Status` bodies with the Kubernetes code, which the API
  * server passes through to its client unchanged.
  */
 export interface AgentServerOptions {
-  /** Where logs and exec go; only these two are needed (several fake nodes can share one server). */
-  runtime: Pick<ContainerRuntime, 'logs' | 'exec'>;
+  /** Where logs, exec and port forwards go (several fake nodes can share one server). */
+  runtime: Pick<ContainerRuntime, 'logs' | 'exec' | 'portForward'>;
   /** The cluster token; requests must present it as a bearer token. */
   token: string;
   /**
@@ -44,6 +52,12 @@ export interface AgentServerOptions {
    * unknown container name or a previous instance that does not exist.
    */
   resolveContainer(namespace: string, pod: string, container: string | undefined, previous: boolean): Promise<string>;
+  /**
+   * The runtime id of the sandbox (network namespace) a port forward into
+   * the pod enters, and the pod's uid. Throws ApiError: notFound for an
+   * unknown pod, internalError for one without a sandbox.
+   */
+  resolveSandbox(namespace: string, pod: string): Promise<{ id: string; uid: string }>;
   /** Where unexpected (500) errors are reported. */
   log?: (line: string) => void;
 }
@@ -56,6 +70,7 @@ const OUTPUT_DRAIN_MS = 2000;
 export class AgentServer {
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
+  private readonly portForwardWss: WebSocketServer;
   private readonly authorized: (req: http.IncomingMessage) => boolean;
 
   constructor(private readonly opts: AgentServerOptions) {
@@ -64,6 +79,11 @@ export class AgentServer {
       noServer: true,
       perMessageDeflate: false,
       handleProtocols: (offered) => negotiateProtocol([...offered])?.name || false,
+    });
+    this.portForwardWss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => negotiatePortForwardProtocol([...offered])?.name || false,
     });
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err) => this.respondError(res, err));
@@ -86,7 +106,7 @@ export class AgentServer {
 
   /** Stops listening and ends every log stream and exec session. */
   close(): Promise<void> {
-    for (const ws of this.wss.clients) ws.terminate();
+    for (const ws of [...this.wss.clients, ...this.portForwardWss.clients]) ws.terminate();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -104,6 +124,9 @@ export class AgentServer {
     }
     if (segments.length === 4 && segments[0] === 'exec') {
       throw badRequest('Upgrade request required: exec is served over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io)');
+    }
+    if (segments.length === 3 && segments[0] === 'portForward') {
+      throw badRequest(`Upgrade request required: port forwarding is served over WebSocket (${portForwardProtocolNames().join(', ')})`);
     }
     throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.url})`);
   }
@@ -132,6 +155,7 @@ export class AgentServer {
     socket.on('error', () => undefined);
     if (!this.authorized(req)) throw unauthorized();
     const { segments, query } = splitUrl(req.url);
+    if (segments.length === 3 && segments[0] === 'portForward') return this.upgradePortForward(req, socket, head, segments[1]!, segments[2]!, query);
     if (segments.length !== 4 || segments[0] !== 'exec') {
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.url})`);
     }
@@ -150,6 +174,33 @@ export class AgentServer {
       this.runExec(ws, protocol, id, params).catch((err) => {
         this.opts.log?.(`exec in container ${id} failed: ${(err as Error)?.stack ?? err}`);
         ws.terminate();
+      });
+    });
+  }
+
+  private async upgradePortForward(req: http.IncomingMessage, socket: Duplex, head: Buffer, namespace: string, pod: string, query: URLSearchParams): Promise<void> {
+    if (!isWebSocketRequest(req)) {
+      throw badRequest(`port forwarding is served over WebSocket only (${portForwardProtocolNames().join(', ')}); SPDY is not supported`);
+    }
+    const offered = offeredProtocols(req);
+    const protocol = negotiatePortForwardProtocol(offered);
+    if (!protocol) {
+      throw badRequest(`requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${portForwardProtocolNames().join(' ')}]`);
+    }
+    let ports: number[];
+    try {
+      ports = parsePortList(query.getAll(AGENT_PORT_PARAM), AGENT_PORT_PARAM);
+    } catch (err) {
+      throw badRequest((err as Error).message);
+    }
+    const sandbox = await this.opts.resolveSandbox(namespace, pod);
+    if (socket.destroyed) return;
+    this.portForwardWss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => undefined);
+      servePortForward(ws, protocol, ports, {
+        fullName: `${pod}_${namespace}`,
+        uid: sandbox.uid,
+        dial: (port) => this.opts.runtime.portForward(sandbox.id, port),
       });
     });
   }

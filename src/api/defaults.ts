@@ -305,11 +305,15 @@ function defaultService(svc: KubeObject): void {
   // What the service REST strategy and IP allocator fill in; mk serves single-stack IPv4.
   if (spec.type !== 'ExternalName') {
     if (!unset(spec.clusterIP) && !(Array.isArray(spec.clusterIPs) && spec.clusterIPs.length)) spec.clusterIPs = [spec.clusterIP];
-    if (spec.ipFamilyPolicy == null) {
-      const selectorless = !isObj(spec.selector) || !Object.keys(spec.selector).length;
-      spec.ipFamilyPolicy = spec.clusterIP === 'None' && selectorless ? 'RequireDualStack' : 'SingleStack';
-    }
+    const selectorless = !isObj(spec.selector) || !Object.keys(spec.selector).length;
+    const headlessSelectorless = spec.clusterIP === 'None' && selectorless;
+    if (spec.ipFamilyPolicy == null) spec.ipFamilyPolicy = headlessSelectorless ? 'RequireDualStack' : 'SingleStack';
     if (!(Array.isArray(spec.ipFamilies) && spec.ipFamilies.length)) spec.ipFamilies = ['IPv4'];
+    // A selectorless headless service may front endpoints of any family, even on a single-stack
+    // cluster: unless SingleStack, it lists both (initIPFamilyFields' special case).
+    if (headlessSelectorless && spec.ipFamilyPolicy !== 'SingleStack' && Array.isArray(spec.ipFamilies) && spec.ipFamilies.length === 1) {
+      spec.ipFamilies = [...spec.ipFamilies, spec.ipFamilies[0] === 'IPv6' ? 'IPv4' : 'IPv6'];
+    }
   }
 }
 
@@ -408,11 +412,55 @@ function carryOverServiceAllocations(svc: KubeObject, old: KubeObject): void {
   }
 }
 
+const sameList = (a: unknown, b: unknown) => JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+const externallyAccessible = (spec: Obj) =>
+  spec.type === 'LoadBalancer' || spec.type === 'NodePort' || (spec.type === 'ClusterIP' && Array.isArray(spec.externalIPs) && spec.externalIPs.length > 0);
+
+/**
+ * The service strategy's dropTypeDependentFields: a Service is a union
+ * discriminated by `type`, so an update that switches to a type without
+ * cluster IPs, node ports, a health check port or an external traffic policy
+ * clears those fields, if the client sent them back unchanged (so
+ * `kubectl edit` of the type alone works). The allocator then frees them.
+ */
+function dropTypeDependentFields(svc: KubeObject, old: KubeObject): void {
+  const spec = svc.spec;
+  const oldSpec = old.spec;
+  if (!isObj(spec) || !isObj(oldSpec)) return;
+  if (oldSpec.type !== 'ExternalName' && spec.type === 'ExternalName') {
+    if ((spec.clusterIP ?? '') === (oldSpec.clusterIP ?? '') && sameList(spec.clusterIPs, oldSpec.clusterIPs)) {
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+    }
+    if (sameList(spec.ipFamilies, oldSpec.ipFamilies)) delete spec.ipFamilies;
+    if (spec.ipFamilyPolicy === oldSpec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
+  }
+  if (needsNodePortsOf(oldSpec) && !needsNodePortsOf(spec) && Array.isArray(spec.ports)) {
+    const oldPorts = new Set((Array.isArray(oldSpec.ports) ? oldSpec.ports : []).map((p: Obj) => p?.nodePort).filter(Boolean));
+    const added = spec.ports.some((p: Obj) => isObj(p) && p.nodePort && !oldPorts.has(p.nodePort));
+    if (!added) each(spec.ports, (p) => delete p.nodePort);
+  }
+  const needsHealthCheck = (s: Obj) => s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
+  if (needsHealthCheck(oldSpec) && !needsHealthCheck(spec) && spec.healthCheckNodePort === oldSpec.healthCheckNodePort) delete spec.healthCheckNodePort;
+  if (oldSpec.type === 'LoadBalancer' && spec.type !== 'LoadBalancer') {
+    if (spec.allocateLoadBalancerNodePorts != null && spec.allocateLoadBalancerNodePorts === oldSpec.allocateLoadBalancerNodePorts) delete spec.allocateLoadBalancerNodePorts;
+    if (spec.loadBalancerClass === oldSpec.loadBalancerClass) delete spec.loadBalancerClass;
+  }
+  if (externallyAccessible(oldSpec) && !externallyAccessible(spec) && spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) {
+    delete spec.externalTrafficPolicy;
+  }
+}
+
+const needsNodePortsOf = (spec: Obj) => spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+
 /**
  * Update-only defaulting: values a client may leave out of an update because
  * the server assigned them. `validateObject` applies these before checking
  * an update, so callers need not.
  */
 export const updateDefaulters: Record<string, (obj: KubeObject, old: KubeObject) => void> = {
-  Service: carryOverServiceAllocations,
+  Service: (svc, old) => {
+    dropTypeDependentFields(svc, old);
+    carryOverServiceAllocations(svc, old);
+  },
 };

@@ -7,14 +7,14 @@ import { ApiError, badRequest } from '../apiserver/errors';
  * its inputs, and no result shares structure with an input, so callers may
  * modify what they get back.
  *
- * Strategic merge patch and server-side apply are not implemented; the
- * three-way patch below is the merge-patch flavour kubectl uses for kinds it
- * has no strategic-merge schema for.
+ * Strategic merge patch is in `strategic-merge.ts`; server-side apply is not
+ * implemented. The three-way patch below is the merge-patch flavour kubectl
+ * uses for kinds it has no strategic-merge schema for.
  */
 
 type JsonObject = Record<string, unknown>;
 
-function isObject(v: unknown): v is JsonObject {
+export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -22,7 +22,7 @@ function isObject(v: unknown): v is JsonObject {
  * Deep copy of a JSON value. Hand-written rather than structuredClone: it is
  * faster on plain JSON, and a `"__proto__"` key stays data.
  */
-function clone<T>(v: T): T {
+export function clone<T>(v: T): T {
   if (Array.isArray(v)) return v.map(clone) as T;
   if (!isObject(v)) return v;
   const out: JsonObject = {};
@@ -30,12 +30,12 @@ function clone<T>(v: T): T {
   return out as T;
 }
 
-function hasOwn(obj: JsonObject, key: string): boolean {
+export function hasOwn(obj: JsonObject, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(obj, key);
 }
 
 /** Assigns without the `__proto__` setter, so a `"__proto__"` key in JSON stays data. */
-function setOwn(obj: JsonObject, key: string, value: unknown): void {
+export function setOwn(obj: JsonObject, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }

@@ -30,6 +30,8 @@ export interface ResourceType {
   subresources: string[];
   /** Fields usable in a fieldSelector besides metadata.name and metadata.namespace. */
   selectableFields: string[];
+  /** The API verbs served, as discovery lists them; only `create` for kinds that are never stored. */
+  verbs: string[];
   /** Whether spec changes bump metadata.generation (kinds with a spec do). */
   hasGeneration: boolean;
   columns: TableColumn[];
@@ -51,13 +53,17 @@ interface Row {
   subresources?: string[];
   selectableFields?: string[];
   hasGeneration?: boolean;
+  verbs?: string[];
 }
+
+/** What a stored kind serves. */
+export const STORED_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 const rows: Row[] = [
   { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], subresources: ['status', 'finalize'], selectableFields: ['status.phase'], hasGeneration: false },
   {
     group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], categories: ['all'],
-    subresources: ['status', 'binding', 'log', 'exec'],
+    subresources: ['status', 'binding', 'log', 'exec', 'portforward'],
     selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
     hasGeneration: false,
   },
@@ -95,6 +101,7 @@ function build(row: Row): ResourceType {
     categories: row.categories ?? [],
     subresources: row.subresources ?? [],
     selectableFields: row.selectableFields ?? [],
+    verbs: row.verbs ?? STORED_VERBS,
     hasGeneration: row.hasGeneration ?? true,
     columns: tableColumns[key] ?? [],
     schema: schemas[row.kind] ?? { type: 'object' },
@@ -103,7 +110,19 @@ function build(row: Row): ResourceType {
   };
 }
 
+/** The stored kinds: each has a watch cache, informers and controllers may list and watch it. */
 export const resourceTypes: ResourceType[] = rows.map(build);
+
+/**
+ * Kinds that are served but never stored: a create answers a question about
+ * the request in the returned object's status (Kubernetes' SelfSubject*Reviews),
+ * and nothing can be read back. Discovery and the router see them; storage,
+ * informers and controllers do not.
+ */
+export const virtualResourceTypes: ResourceType[] = [
+  { group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectAccessReview', plural: 'selfsubjectaccessreviews', namespaced: false, hasGeneration: false, verbs: ['create'] },
+  { group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectRulesReview', plural: 'selfsubjectrulesreviews', namespaced: false, hasGeneration: false, verbs: ['create'] },
+].map(build);
 
 /** `apps/v1`, or `v1` for the core group. */
 export function apiVersionOf(rt: ResourceType): string {
@@ -122,7 +141,7 @@ export function storageKey(rt: ResourceType, namespace: string | undefined, name
 
 const byGroupVersionPlural = new Map<string, ResourceType>();
 const byApiVersionKind = new Map<string, ResourceType>();
-for (const rt of resourceTypes) {
+for (const rt of [...resourceTypes, ...virtualResourceTypes]) {
   byGroupVersionPlural.set(`${rt.group}/${rt.version}/${rt.plural}`, rt);
   byApiVersionKind.set(`${apiVersionOf(rt)}/${rt.kind}`, rt);
 }

@@ -96,6 +96,23 @@ function keyedList(items: JSONSchema, key: string, description?: string, mapKeys
   );
 }
 
+/**
+ * A list of objects keyed by `keys` for server-side apply, but replaced whole
+ * by strategic merge patch: the Go field has `+listType=map` and no
+ * `patchStrategy` tag (a container's `resources.claims`).
+ */
+function mapList(items: JSONSchema, keys: string[], description?: string): JSONSchema {
+  return described({ type: 'array', items, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys }, description);
+}
+
+/** A use of a schema with a strategic merge patch strategy of its own (Deployment's `strategy`: `retainKeys`). */
+function withPatchStrategy(use: JSONSchema, strategy: string): JSONSchema {
+  const out = { ...use, 'x-kubernetes-patch-strategy': strategy };
+  const name = definitionNames.get(use);
+  if (name) definitionNames.set(out, name);
+  return out;
+}
+
 /** A list of scalars merged as a set by strategic merge patch (finalizers). */
 function mergedSet(description?: string): JSONSchema {
   return described(
@@ -402,7 +419,7 @@ const ContainerPort = def(
       name: str('IANA_SVC_NAME: at most 15 lowercase alphanumerics and dashes; referable from services.'),
       hostPort: int32('Port to expose on the host (1-65535); must equal containerPort with hostNetwork.'),
       containerPort: int32("Port to expose on the pod's IP address (1-65535)."),
-      protocol: enumOf(PROTOCOLS, 'Protocol: TCP, UDP or SCTP. Defaults to TCP.'),
+      protocol: { ...enumOf(PROTOCOLS, 'Protocol: TCP, UDP or SCTP. Defaults to TCP.'), default: 'TCP' },
       hostIP: str('Host IP to bind the external port to.'),
     },
     'A network port of a single container.',
@@ -421,7 +438,7 @@ const ResourceRequirements = def(
     {
       limits: quantities('Maximum amount of compute resources allowed, e.g. cpu: 500m, memory: 128Mi.'),
       requests: quantities('Minimum amount of compute resources required; the scheduler reserves it. Defaults to limits for pods.'),
-      claims: keyedList(ResourceClaim, 'name', 'Dynamic resource claims used by this container.'),
+      claims: mapList(ResourceClaim, ['name'], 'Dynamic resource claims used by this container.'),
     },
     'Compute resource requirements.',
   ),
@@ -1058,7 +1075,10 @@ const PodSpec = def(
       os: ref(def(CORE + 'PodOS', object({ name: enumOf(['linux', 'windows'], 'linux or windows.') }, 'The operating system of the pod.', ['name']))),
       hostUsers: bool("Use the host's user namespace. Defaults to true."),
       schedulingGates: keyedList(def(CORE + 'PodSchedulingGate', object({ name: str('Name of the gate.') }, 'A gate that blocks scheduling.', ['name'])), 'name', 'Gates that must all be removed before the pod is scheduled.'),
-      resourceClaims: keyedList(def(CORE + 'PodResourceClaim', object({ name: str('Name of the claim in the pod.'), resourceClaimName: str('An existing ResourceClaim.'), resourceClaimTemplateName: str('A ResourceClaimTemplate.') }, 'A dynamic resource claim of the pod.', ['name'])), 'name', 'Dynamic resource claims of the pod.'),
+      resourceClaims: {
+        ...keyedList(def(CORE + 'PodResourceClaim', object({ name: str('Name of the claim in the pod.'), resourceClaimName: str('An existing ResourceClaim.'), resourceClaimTemplateName: str('A ResourceClaimTemplate.') }, 'A dynamic resource claim of the pod.', ['name'])), 'name', 'Dynamic resource claims of the pod.'),
+        'x-kubernetes-patch-strategy': 'merge,retainKeys',
+      },
       resources: ref(ResourceRequirements, 'Pod-level resource requirements (cpu, memory, hugepages).'),
     },
     'The desired behaviour of a pod.',
@@ -1196,7 +1216,7 @@ const NodeSpec = def(
   object(
     {
       podCIDR: str('Pod IP range assigned to the node.'),
-      podCIDRs: strings('Pod IP ranges assigned to the node, one per family; the first equals podCIDR.'),
+      podCIDRs: mergedSet('Pod IP ranges assigned to the node, one per family; the first equals podCIDR.'),
       providerID: str('ID assigned by the cloud provider, <ProviderName>://<ProviderSpecificNodeID>.'),
       unschedulable: bool('Keeps new pods off the node (kubectl cordon).'),
       taints: array(Taint, 'Taints of the node.'),
@@ -1267,7 +1287,7 @@ const ServicePort = def(
   object(
     {
       name: str('Name of the port: a DNS label, required when the service has more than one port.'),
-      protocol: enumOf(PROTOCOLS, 'TCP, UDP or SCTP. Defaults to TCP.'),
+      protocol: { ...enumOf(PROTOCOLS, 'TCP, UDP or SCTP. Defaults to TCP.'), default: 'TCP' },
       appProtocol: str('Application protocol, e.g. http or kubernetes.io/h2c.'),
       port: int32('The port the service exposes.'),
       targetPort: ref(IntOrString, "Port number or name on the pods; defaults to port."),
@@ -1418,18 +1438,21 @@ const DeploymentSpec = def(
       replicas: int32('Number of desired pods. Defaults to 1.'),
       selector: ref(LabelSelector, "Label selector for the pods; must match the template's labels. Cannot be changed."),
       template: ref(PodTemplateSpec, 'Template of the pods; restartPolicy must be Always.'),
-      strategy: ref(
-        def(
-          APPS + 'DeploymentStrategy',
-          object(
-            {
-              type: enumOf(['Recreate', 'RollingUpdate'], 'Recreate or RollingUpdate. Defaults to RollingUpdate.'),
-              rollingUpdate: ref(rollingUpdate('RollingUpdateDeployment', 'Rolling update parameters.', 'Defaults to 25%.'), 'Rolling update parameters; only with type RollingUpdate.'),
-            },
-            'How old pods are replaced by new ones.',
+      strategy: withPatchStrategy(
+        ref(
+          def(
+            APPS + 'DeploymentStrategy',
+            object(
+              {
+                type: enumOf(['Recreate', 'RollingUpdate'], 'Recreate or RollingUpdate. Defaults to RollingUpdate.'),
+                rollingUpdate: ref(rollingUpdate('RollingUpdateDeployment', 'Rolling update parameters.', 'Defaults to 25%.'), 'Rolling update parameters; only with type RollingUpdate.'),
+              },
+              'How old pods are replaced by new ones.',
+            ),
           ),
+          'How old pods are replaced by new ones.',
         ),
-        'How old pods are replaced by new ones.',
+        'retainKeys',
       ),
       minReadySeconds: int32('Seconds a new pod must be ready without crashing to count as available.'),
       revisionHistoryLimit: int32('Old ReplicaSets kept for rollback. Defaults to 10.'),
@@ -1766,6 +1789,261 @@ const PriorityClass = kind(
   ['value'],
 );
 
+// ---------------------------------------------------------------------------
+// authorization.k8s.io/v1: reviews a client asks about itself (kubectl auth can-i)
+
+const AUTHORIZATION = 'io.k8s.api.authorization.v1.';
+
+const ResourceAttributes = def(
+  AUTHORIZATION + 'ResourceAttributes',
+  object(
+    {
+      namespace: str('The namespace of the action; "" means all namespaces for namespaced kinds.'),
+      verb: str('A kubernetes resource API verb, like get, list, watch, create, update, delete, proxy; "*" means all.'),
+      group: str('The API group of the resource; "*" means all.'),
+      version: str('The API version of the resource; "*" means all.'),
+      resource: str('One of the existing resource types; "*" means all.'),
+      subresource: str('One of the existing subresources; "" means none.'),
+      name: str('The name of the resource acted on; "" means all.'),
+    },
+    'The attributes of a request to the resource API.',
+  ),
+);
+
+const NonResourceAttributes = def(
+  AUTHORIZATION + 'NonResourceAttributes',
+  object({ path: str('The URL path of the request.'), verb: str('The standard HTTP verb.') }, 'The attributes of a request to a non-resource path.'),
+);
+
+const SubjectAccessReviewStatus = def(
+  AUTHORIZATION + 'SubjectAccessReviewStatus',
+  object(
+    {
+      allowed: bool('Whether the action is allowed.'),
+      denied: bool('Whether the action is denied outright (no other authorizer may allow it).'),
+      reason: str('Why the action is allowed or denied.'),
+      evaluationError: str('An error evaluating the request; the answer may still stand.'),
+    },
+    'The answer of an access review.',
+    ['allowed'],
+  ),
+);
+
+const SelfSubjectAccessReview = kind(
+  'authorization.k8s.io', 'v1', 'SelfSubjectAccessReview',
+  'Checks whether the current user can perform an action. Not stored: a create answers in status.',
+  {
+    spec: ref(
+      def(
+        AUTHORIZATION + 'SelfSubjectAccessReviewSpec',
+        object(
+          {
+            resourceAttributes: ref(ResourceAttributes, 'The request to a resource; exactly one of resourceAttributes and nonResourceAttributes must be set.'),
+            nonResourceAttributes: ref(NonResourceAttributes, 'The request to a non-resource path.'),
+          },
+          'The action to check; exactly one of its fields must be set.',
+        ),
+      ),
+      'The action being checked.',
+    ),
+    status: ref(SubjectAccessReviewStatus, 'Filled in by the server: whether the action is allowed.'),
+  },
+  ['spec'],
+);
+
+const ResourceRule = def(
+  AUTHORIZATION + 'ResourceRule',
+  object(
+    {
+      verbs: strings('Verbs allowed on the resources; "*" means all.'),
+      apiGroups: strings('API groups of the resources; "*" means all.'),
+      resources: strings('Resources the rule applies to; "*" means all.'),
+      resourceNames: strings('Names of the objects the rule applies to; empty means all.'),
+    },
+    'What a user may do to resources.',
+    ['verbs'],
+  ),
+);
+
+const NonResourceRule = def(
+  AUTHORIZATION + 'NonResourceRule',
+  object({ verbs: strings('Verbs allowed; "*" means all.'), nonResourceURLs: strings('Paths allowed; "*" means all, a trailing * is a prefix match.') }, 'What a user may do to non-resource paths.', ['verbs']),
+);
+
+const SelfSubjectRulesReview = kind(
+  'authorization.k8s.io', 'v1', 'SelfSubjectRulesReview',
+  'Lists what the current user can do in a namespace. Not stored: a create answers in status.',
+  {
+    spec: ref(
+      def(AUTHORIZATION + 'SelfSubjectRulesReviewSpec', object({ namespace: str('The namespace to list the rules of.') }, 'The namespace to review.')),
+      'The namespace to review.',
+    ),
+    status: ref(
+      def(
+        AUTHORIZATION + 'SubjectRulesReviewStatus',
+        object(
+          {
+            resourceRules: array(ResourceRule, 'What the user may do to resources.'),
+            nonResourceRules: array(NonResourceRule, 'What the user may do to non-resource paths.'),
+            incomplete: bool('True when the server cannot list every rule (an authorizer does not support listing).'),
+            evaluationError: str('An error listing the rules.'),
+          },
+          'The rules of a user.',
+          ['resourceRules', 'nonResourceRules', 'incomplete'],
+        ),
+      ),
+      'Filled in by the server: the rules.',
+    ),
+  },
+  ['spec'],
+);
+
+// ---------------------------------------------------------------------------
+// Bodies of the API that are not objects of a kind: lists, Status, DeleteOptions,
+// subresources. /openapi documents the operations with them.
+
+const ListMeta = def(
+  META + 'ListMeta',
+  object(
+    {
+      resourceVersion: str('The version of the list: a watch from it sees every later change.'),
+      continue: str('Set when the list was cut short by limit: pass it as ?continue= to get the next page.'),
+      remainingItemCount: int64('How many items the rest of a limited list holds, when known.'),
+      selfLink: str('Deprecated; never set.'),
+    },
+    'Metadata of a list.',
+  ),
+);
+
+const StatusCause = def(
+  META + 'StatusCause',
+  object(
+    {
+      reason: str('A machine-readable reason, e.g. FieldValueRequired.'),
+      message: str('A human-readable description of the cause.'),
+      field: str('The field the cause is about, e.g. spec.containers[0].name.'),
+    },
+    'One cause of an error.',
+  ),
+);
+
+const StatusDetails = def(
+  META + 'StatusDetails',
+  object(
+    {
+      name: str('The name of the object the status is about.'),
+      group: str('The group of the object.'),
+      kind: str('The kind (resource, for some errors) of the object.'),
+      uid: str('The UID of the object.'),
+      causes: array(StatusCause, 'The causes of the error, one per field for validation errors.'),
+      retryAfterSeconds: int32('How long to wait before retrying.'),
+    },
+    'Details of a Status.',
+  ),
+);
+
+def(
+  META + 'Status',
+  {
+    ...object(
+      {
+        apiVersion: str('APIVersion defines the versioned schema of this representation of an object.'),
+        kind: str('Kind is a string value representing the REST resource this object represents.'),
+        metadata: ref(ListMeta, 'Standard list metadata.'),
+        status: str('Success or Failure.'),
+        message: str('A human-readable description of the outcome.'),
+        reason: str('A machine-readable reason, e.g. NotFound, AlreadyExists, Invalid.'),
+        details: ref(StatusDetails, 'More about the reason; depends on it.'),
+        code: int32('The HTTP status code of the outcome.'),
+      },
+      'The outcome of a call that does not return an object: errors, and some deletes.',
+    ),
+    'x-kubernetes-group-version-kind': [{ group: '', version: 'v1', kind: 'Status' }],
+  },
+);
+
+const Preconditions = def(
+  META + 'Preconditions',
+  object({ uid: str('The object must have this UID.'), resourceVersion: str('The object must have this resourceVersion.') }, 'Conditions a delete checks first; a mismatch is a 409 Conflict.'),
+);
+
+def(
+  META + 'DeleteOptions',
+  {
+    ...object(
+      {
+        apiVersion: str('APIVersion defines the versioned schema of this representation of an object.'),
+        kind: str('Kind is a string value representing the REST resource this object represents.'),
+        gracePeriodSeconds: int64('Seconds before the object is removed; 0 removes it at once. Pods default to their terminationGracePeriodSeconds.'),
+        preconditions: ref(Preconditions, 'Must hold for the delete to happen.'),
+        orphanDependents: bool('Deprecated: use propagationPolicy Orphan.'),
+        propagationPolicy: str('What happens to dependents: Orphan, Background (the default) or Foreground.'),
+        dryRun: strings('All: check and answer, but store nothing.'),
+      },
+      'Options of a delete.',
+    ),
+    'x-kubernetes-group-version-kind': [{ group: '', version: 'v1', kind: 'DeleteOptions' }],
+  },
+);
+
+def(META + 'Patch', { type: 'object', description: 'The body of a PATCH: a JSON patch, a JSON merge patch, a strategic merge patch or an apply configuration, by Content-Type.' });
+
+const RawExtension = def('io.k8s.apimachinery.pkg.runtime.RawExtension', opaque('An embedded object of any kind.'));
+
+def(
+  META + 'WatchEvent',
+  object(
+    {
+      type: str('ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.'),
+      object: ref(RawExtension, 'The object (for ERROR, a Status).'),
+    },
+    'One event of a watch stream.',
+    ['type', 'object'],
+  ),
+);
+
+def(
+  CORE + 'Binding',
+  {
+    ...object(
+      {
+        apiVersion: str('APIVersion defines the versioned schema of this representation of an object.'),
+        kind: str('Kind is a string value representing the REST resource this object represents.'),
+        metadata: metadataField,
+        target: ref(ObjectReference, 'The node to bind the pod to.'),
+      },
+      'Binds a pod to a node (what a scheduler posts to pods/binding).',
+      ['target'],
+    ),
+    'x-kubernetes-group-version-kind': [{ group: '', version: 'v1', kind: 'Binding' }],
+  },
+);
+
+const AUTOSCALING = 'io.k8s.api.autoscaling.v1.';
+
+def(
+  AUTOSCALING + 'Scale',
+  {
+    ...object(
+      {
+        apiVersion: str('APIVersion defines the versioned schema of this representation of an object.'),
+        kind: str('Kind is a string value representing the REST resource this object represents.'),
+        metadata: metadataField,
+        spec: ref(def(AUTOSCALING + 'ScaleSpec', object({ replicas: int32('The desired number of replicas.') }, 'The desired scale.')), 'The desired scale.'),
+        status: ref(
+          def(
+            AUTOSCALING + 'ScaleStatus',
+            object({ replicas: int32('The observed number of replicas.'), selector: str('The label selector of the pods, in its string form.') }, 'The observed scale.', ['replicas']),
+          ),
+          'The observed scale. Read-only.',
+        ),
+      },
+      'The scale subresource of a workload (deployments/scale, replicasets/scale).',
+    ),
+    'x-kubernetes-group-version-kind': [{ group: 'autoscaling', version: 'v1', kind: 'Scale' }],
+  },
+);
+
 /** One schema per kind, keyed by kind; validation and (later) /openapi/v3 both use them. */
 export const schemas: Record<string, JSONSchema> = {
   Namespace,
@@ -1784,4 +2062,6 @@ export const schemas: Record<string, JSONSchema> = {
   CronJob,
   Lease,
   PriorityClass,
+  SelfSubjectAccessReview,
+  SelfSubjectRulesReview,
 };

@@ -27,6 +27,12 @@ export interface ValidationResult {
   causes: StatusCause[];
   /** `unknown field "spec.foo"` per dropped field, under fieldValidation=Warn. */
   warnings: string[];
+  /**
+   * `unknown field "spec.foo"` per undeclared field, under fieldValidation=Strict.
+   * Kubernetes fails such a request while decoding it (400 BadRequest), before
+   * any validation, so `causes` is then empty.
+   */
+  strictErrors: string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -311,6 +317,17 @@ function prune(value: any, schema: JSONSchema, path: string, unknown: string[], 
       prune(v, sub, sub === mapValues ? ix(path, k) : at(path, k), unknown, remove);
     }
   }
+}
+
+/**
+ * The fields of `obj` that `schema` does not declare (`spec.foo`), removed
+ * unless `keep`; nulls go too. For bodies that are not stored objects (access
+ * reviews), which need the pruning but none of `validateObject`'s metadata rules.
+ */
+export function pruneUnknownFields(obj: unknown, schema: JSONSchema, keep = false): string[] {
+  const unknown: string[] = [];
+  prune(obj, schema, '', unknown, !keep);
+  return unknown;
 }
 
 // inlineRefs off: each shared definition (PodSpec, Container, ...) compiles to one function all kinds call.
@@ -1607,6 +1624,10 @@ function validateService(svc: KubeObject, old?: KubeObject): StatusCause[] {
   if (!externallyAccessible(spec) && spec.externalTrafficPolicy) {
     errs.push(field.invalid('spec.externalTrafficPolicy', spec.externalTrafficPolicy, 'may only be set for externally-accessible services'));
   }
+  // The health check port is allocated (or asked for) only where the load balancer checks node-local endpoints.
+  if (spec.healthCheckNodePort && !(spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local')) {
+    errs.push(field.invalid('spec.healthCheckNodePort', spec.healthCheckNodePort, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+  }
 
   if (old) validateServiceUpdate(spec, isObj(old.spec) ? old.spec : {}, errs);
   return errs;
@@ -1912,9 +1933,9 @@ export const semanticValidators: Record<string, (obj: KubeObject, old?: KubeObje
  * defaulter. In place, it:
  *
  * - removes nulls (Go decodes them as unset) and fields the schema does not
- *   declare: under `Strict` each is a cause `unknown field "spec.foo"` (the
- *   object is then rejected, so nothing is removed); under `Warn` each
- *   becomes a warning; under `Ignore` they just go;
+ *   declare: under `Strict` each is a strict error `unknown field "spec.foo"`
+ *   (the request then fails, so nothing is removed and nothing else is
+ *   checked); under `Warn` each becomes a warning; under `Ignore` they just go;
  * - on update, carries over values the server allocated that the client may
  *   omit (a Service's clusterIP and nodePorts), as `updateDefaulters` say;
  * - checks types against `rt.schema` (ajv, compiled once per kind), then
@@ -1929,17 +1950,16 @@ export function validateObject(rt: ResourceType, obj: KubeObject, old: KubeObjec
   const warnings: string[] = [];
   const unknown: string[] = [];
   prune(obj, rt.schema, '', unknown, fieldValidation !== 'Strict');
-  for (const path of unknown) {
-    if (fieldValidation === 'Strict') causes.push({ reason: 'FieldValueInvalid', field: path, message: `unknown field "${path}"` });
-    else if (fieldValidation === 'Warn') warnings.push(`unknown field "${path}"`);
-  }
+  const unknownErrors = unknown.map((path) => `unknown field "${path}"`);
+  if (fieldValidation === 'Strict' && unknownErrors.length) return { causes, warnings, strictErrors: unknownErrors };
+  if (fieldValidation === 'Warn') warnings.push(...unknownErrors);
   if (old) updateDefaulters[rt.kind]?.(obj, old);
 
   if (!checkSchema(rt.schema, obj, causes)) {
     validateObjectMeta(rt, obj, old, causes);
     if (rt.validate) causes.push(...rt.validate(obj, old));
   }
-  return { causes: dedupe(causes), warnings };
+  return { causes: dedupe(causes), warnings, strictErrors: [] };
 }
 
 /**

@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Store } from '../storage';
 import { discoveryRouter } from './discovery';
+import { openApiRouter } from './openapi';
 import { tokenChecker } from './auth';
-import { ApiError, internalError, unauthorized, writeStatus } from './errors';
+import { ApiError, datastoreError, internalError, unauthorized, writeStatus } from './errors';
 import { resourceHandler } from './handlers';
 import type { PodStreams } from './pod-streams';
 import { parseQuery, toApiRequest } from './request';
@@ -32,7 +33,9 @@ const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz']);
  */
 function renderError(res: ServerResponse, err: unknown, logError?: (err: unknown) => void): void {
   let apiError: ApiError;
+  const fromStore = datastoreError(err);
   if (err instanceof ApiError) apiError = err;
+  else if (fromStore) apiError = fromStore;
   else {
     logError?.(err);
     apiError = internalError((err as Error)?.message ?? String(err));
@@ -42,7 +45,7 @@ function renderError(res: ServerResponse, err: unknown, logError?: (err: unknown
 
 /**
  * The express application for everything that is not a resource: health
- * checks, discovery, /version, and the 404 for unknown paths.
+ * checks, discovery, /version, /openapi, and the 404 for unknown paths.
  */
 function createApp(opts: AppOptions): express.Express {
   const app = express();
@@ -60,6 +63,7 @@ function createApp(opts: AppOptions): express.Express {
     res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ok' : '[-]datastore failed: not reachable\nreadyz check failed');
   });
   app.use(discoveryRouter(opts.version));
+  app.use(openApiRouter());
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.path})`));

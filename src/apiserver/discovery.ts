@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { resourceTypes, type ResourceType } from '../api/registry';
+import { resourceTypes, virtualResourceTypes, type ResourceType } from '../api/registry';
 
 /**
  * Discovery documents (/api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version})
@@ -10,8 +10,6 @@ import { resourceTypes, type ResourceType } from '../api/registry';
 /** The Kubernetes minor whose API mk implements; kubectl picks its release by it. */
 export const KUBERNETES_VERSION = { major: '1', minor: '31', patch: '0' };
 
-const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-
 /** The kinds and verbs of each subresource, as Kubernetes advertises them. */
 const SUBRESOURCES: Record<string, { kind: string; group?: string; version?: string; verbs: string[] }> = {
   status: { kind: '', verbs: ['get', 'patch', 'update'] },
@@ -20,6 +18,7 @@ const SUBRESOURCES: Record<string, { kind: string; group?: string; version?: str
   finalize: { kind: '', verbs: ['update'] },
   log: { kind: 'Pod', verbs: ['get'] },
   exec: { kind: 'PodExecOptions', verbs: ['create', 'get'] },
+  portforward: { kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
 };
 
 function apiResources(rts: ResourceType[]): object[] {
@@ -30,7 +29,7 @@ function apiResources(rts: ResourceType[]): object[] {
       singularName: rt.singular,
       namespaced: rt.namespaced,
       kind: rt.kind,
-      verbs: VERBS,
+      verbs: rt.verbs,
       ...(rt.shortNames.length ? { shortNames: rt.shortNames } : {}),
       ...(rt.categories.length ? { categories: rt.categories } : {}),
     });
@@ -50,9 +49,10 @@ function apiResources(rts: ResourceType[]): object[] {
   return out;
 }
 
-function groupVersions(): Map<string, Map<string, ResourceType[]>> {
+/** Every served kind by group ('' is core), then version: what discovery and /openapi both list. */
+export function groupVersions(): Map<string, Map<string, ResourceType[]>> {
   const groups = new Map<string, Map<string, ResourceType[]>>();
-  for (const rt of resourceTypes) {
+  for (const rt of [...resourceTypes, ...virtualResourceTypes]) {
     if (!groups.has(rt.group)) groups.set(rt.group, new Map());
     const versions = groups.get(rt.group)!;
     if (!versions.has(rt.version)) versions.set(rt.version, []);

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Status, StatusCause } from '../api/types';
+import { DatastoreUnavailableError, ValueTooLargeError } from '../storage/store';
 
 /**
  * The one error type of the API server. Every failure a client can cause is
@@ -117,6 +118,26 @@ export function serviceUnavailable(message: string): ApiError {
 
 export function internalError(message: string): ApiError {
   return new ApiError(500, 'InternalError', message);
+}
+
+export function timeout(message: string): ApiError {
+  return new ApiError(504, 'Timeout', message);
+}
+
+/**
+ * The Status for a datastore failure a client should see as such, not as a
+ * 500: an object too large for the datastore (413, as kube-apiserver answers
+ * etcd's "request is too large") and an unreachable (503) or slow (504)
+ * datastore. Undefined for anything else.
+ */
+export function datastoreError(err: unknown): ApiError | undefined {
+  if (err instanceof ValueTooLargeError) return tooLarge(`Request entity too large: ${err.message}`);
+  if (err instanceof DatastoreUnavailableError) {
+    return err.timeout
+      ? timeout(`Timeout: request did not complete within the allotted time: ${err.message}`)
+      : serviceUnavailable(`the datastore is unavailable: ${err.message}`);
+  }
+  return undefined;
 }
 
 /** Sends an ApiError as its Status (or just ends a response that has already started). */

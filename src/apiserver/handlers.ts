@@ -2,15 +2,21 @@ import type { ServerResponse } from 'node:http';
 import { apiVersionOf, type ResourceType } from '../api/registry';
 import { labelSelectorToString, labelSelectorFromObject, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../api/selectors';
 import { applyJsonPatch, applyMergePatch } from '../api/patch';
+import { fieldManagerFromUserAgent, fieldManagerProblem } from '../api/managed-fields';
+import { applyStrategicMergePatch, strategicMergeSchema } from '../api/strategic-merge';
 import { buildTable, type IncludeObject } from '../api/table';
-import type { KubeObject } from '../api/types';
+import type { JSONSchema } from '../api/schemas';
+import type { KubeObject, StatusCause } from '../api/types';
 import type { FieldValidation } from '../api/validation';
 import type { CachedObject } from '../storage/watch-cache';
-import { badRequest, gone, invalid, methodNotAllowed, unsupportedMediaType } from './errors';
+import { ApiError, badRequest, gone, invalid, methodNotAllowed, unsupportedMediaType } from './errors';
 import { bodyType, parseBody, parseResourcePath, readBody, type ApiRequest, type Query, type ResourceRequest } from './request';
 import type { DeleteOptions, ResourceStorage, WriteOptions, WriteResult } from './resources';
 import type { PodStreams } from './pod-streams';
 import { serveWatch, type ObjectFilter, type WatchOptions } from './watch';
+import { decodeProblems, goValue } from './strict-decoding';
+import { answerReview } from './access-review';
+import { decodeProtobufObject, isProtobuf } from './protobuf';
 
 function sendJson(res: ServerResponse, code: number, body: string, warnings: string[] = []): void {
   // An explicit length keeps the response to one write: without it node switches to chunked encoding.
@@ -34,13 +40,34 @@ function includeObject(q: Query): IncludeObject | undefined {
   return v;
 }
 
-function writeOptions(q: Query): WriteOptions {
+/** With `req`, also who writes: `?fieldManager`, else the User-Agent's product (how Kubernetes names managers). */
+function writeOptions(q: Query, req?: ApiRequest): WriteOptions {
   const fv = q.fieldValidation;
   if (fv && fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
     throw badRequest(`fieldValidation must be one of "Strict", "Warn" or "Ignore", got "${fv}"`);
   }
   if (q.dryRun && q.dryRun !== 'All') throw badRequest(`dryRun must be "All", got "${q.dryRun}"`);
-  return { dryRun: q.dryRun === 'All', fieldValidation: fv as FieldValidation | undefined };
+  const opts: WriteOptions = { dryRun: q.dryRun === 'All', fieldValidation: fv as FieldValidation | undefined };
+  if (req) {
+    const problem = q.fieldManager ? fieldManagerProblem(q.fieldManager) : undefined;
+    if (problem) throw invalidOptions(req, [{ field: 'fieldManager', message: problem }]);
+    opts.fieldManager = q.fieldManager || fieldManagerFromUserAgent(req.headers['user-agent']);
+  }
+  return opts;
+}
+
+/** A 422 about the query of a write, as Kubernetes reports invalid CreateOptions, UpdateOptions and PatchOptions. */
+function invalidOptions(req: ApiRequest, causes: StatusCause[]): ApiError {
+  const kind = req.method === 'POST' ? 'CreateOptions' : req.method === 'PUT' ? 'UpdateOptions' : 'PatchOptions';
+  return invalid({ group: 'meta.k8s.io', plural: '', kind }, '', causes);
+}
+
+/** A boolean query parameter as Go's strconv.ParseBool reads it. */
+function queryBool(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '') return false;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  throw badRequest(`${name}: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
 }
 
 function deleteOptions(q: Query, body: any): DeleteOptions {
@@ -149,8 +176,9 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
     },
 
     async create(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
-      const obj = await readObject(req);
-      const result = await resources.create(r.rt, r.namespace, obj as KubeObject, writeOptions(q));
+      const opts = writeOptions(q, req);
+      const obj = await readObject(req, opts, r.rt);
+      const result = await resources.create(r.rt, r.namespace, obj as KubeObject, opts);
       sendWritten(res, 201, result);
     },
 
@@ -164,17 +192,40 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
     },
 
     async update(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
-      const obj = (await readObject(req)) as KubeObject;
+      const opts = writeOptions(q, req);
+      const obj = (await readObject(req, opts, r.rt)) as KubeObject;
       const sub = r.subresource === 'status' ? 'status' : undefined;
-      sendWritten(res, 200, await resources.update(r.rt, r.namespace, r.name!, obj, writeOptions(q), sub));
+      sendWritten(res, 200, await resources.update(r.rt, r.namespace, r.name!, obj, opts, sub));
     },
 
     async patch(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
       const type = bodyType(req.headers['content-type']);
-      const patch = parseBody(await readBody(req), type);
+      if (type === 'apply-patch') return handlers.apply(req, res, r, q);
+      if (q.force !== undefined) throw invalidOptions(req, [{ field: 'force', reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified for non-apply patch' }]);
+      const raw = await readBody(req);
+      const patch = parseBody(raw, type);
       const sub = r.subresource === 'status' ? 'status' : undefined;
-      const apply = patcher(type, patch);
-      sendWritten(res, 200, await resources.guaranteedUpdate(r.rt, r.namespace, r.name!, undefined, apply, writeOptions(q), sub));
+      const apply = patcher(type, patch, strategicMergeSchema(r.rt));
+      const opts = writeOptions(q, req);
+      opts.decodeProblems = decodeProblems(raw.toString('utf8'), type, opts.fieldValidation ?? 'Warn');
+      // Kubernetes shows a strategic merge patch as Go prints the decoded map, other patches as the patched object.
+      opts.patch = type === 'strategic-merge-patch' ? { value: goValue(patch) } : {};
+      sendWritten(res, 200, await resources.guaranteedUpdate(r.rt, r.namespace, r.name!, undefined, apply, opts, sub));
+    },
+
+    /** Server-side apply: PATCH with `application/apply-patch+yaml` (see server-side-apply.ts). */
+    async apply(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
+      if (!q.fieldManager) {
+        throw invalidOptions(req, [{ field: 'fieldManager', reason: 'FieldValueRequired', message: 'Required value: is required for apply patch' }]);
+      }
+      const force = queryBool('force', q.force);
+      const opts = writeOptions(q, req);
+      const raw = await readBody(req);
+      const config = parseBody(raw, 'apply-patch');
+      opts.decodeProblems = decodeProblems(raw.toString('utf8'), 'apply-patch', opts.fieldValidation ?? 'Warn');
+      const sub = r.subresource === 'status' ? 'status' : undefined;
+      const result = await resources.apply(r.rt, r.namespace, r.name!, config, { ...opts, force }, sub);
+      sendWritten(res, result.created ? 201 : 200, result);
     },
 
     async delete(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
@@ -203,6 +254,12 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       sendJson(res, 200, body);
     },
 
+    async review(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
+      const opts = writeOptions(q);
+      const answer = answerReview(r.rt, (await readObject(req, opts, r.rt)) as KubeObject, opts);
+      sendJson(res, 201, JSON.stringify(answer.object), answer.warnings);
+    },
+
     async binding(req: ApiRequest, res: ServerResponse, r: ResourceRequest): Promise<void> {
       const binding = (await readObject(req)) as KubeObject;
       await resources.bind(r.rt, r.namespace!, r.name!, binding);
@@ -225,7 +282,7 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
         const type = bodyType(req.headers['content-type']);
         const patch = parseBody(await readBody(req), type);
         // Patched against the object as it is at write time, so a concurrent status write is not a conflict.
-        scaleOf = (current) => patcher(type, patch)(toScale(current));
+        scaleOf = (current) => patcher(type, patch, SCALE_SCHEMA)(toScale(current));
       }
       const result = await resources.guaranteedUpdate(r.rt, r.namespace, r.name!, precondition, (obj) => {
         const replicas = scaleOf(obj)?.spec?.replicas;
@@ -236,7 +293,7 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
         }
         obj.spec = { ...obj.spec, replicas };
         return obj;
-      }, writeOptions(q));
+      }, { ...writeOptions(q, req), managerSubresource: 'scale' });
       sendJson(res, 200, JSON.stringify(toScale(result.object.object)));
     },
 
@@ -247,7 +304,7 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       const result = await resources.guaranteedUpdate(r.rt, undefined, r.name!, ns.metadata?.resourceVersion, (obj) => {
         obj.spec = { ...obj.spec, finalizers };
         return obj;
-      }, writeOptions(q));
+      }, { ...writeOptions(q, req), managerSubresource: 'finalize' });
       sendWritten(res, 200, result);
     },
   };
@@ -259,6 +316,11 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
   async function dispatch(req: ApiRequest, res: ServerResponse, r: ResourceRequest): Promise<void> {
     const q = req.query as Query;
     const m = req.method;
+    if (!r.rt.verbs.includes('get')) {
+      // Never stored (SelfSubjectAccessReview): a create answers, and that is all there is.
+      if (m === 'POST' && !r.name && r.rt.verbs.includes('create')) return handlers.review(req, res, r, q);
+      throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+    }
     if (!r.name) {
       if (m === 'GET') return handlers.list(req, res, r, q);
       if (m === 'POST' && (r.namespace !== undefined || !r.rt.namespaced)) return handlers.create(req, res, r, q);
@@ -291,6 +353,7 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
         break;
       case 'log':
       case 'exec':
+      case 'portforward':
         if (podStreams) return podStreams.serve(req, res, r);
         break;
     }
@@ -306,16 +369,32 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
   };
 }
 
-async function readObject(req: ApiRequest): Promise<unknown> {
+/**
+ * Reads a JSON or YAML object; with `opts` (a create or update), also what
+ * strict field validation needs from the text. With `rt`, a protobuf body of
+ * that kind is accepted too (client-go's typed clients send one).
+ */
+async function readObject(req: ApiRequest, opts?: WriteOptions, rt?: ResourceType): Promise<unknown> {
+  if (rt && isProtobuf(req.headers['content-type'])) return decodeProtobufObject(await readBody(req), rt);
   const type = bodyType(req.headers['content-type']);
   if (type !== 'json' && type !== 'yaml') throw unsupportedMediaType(`${req.headers['content-type']} is only accepted for PATCH`);
-  const obj = parseBody(await readBody(req), type);
+  const raw = await readBody(req);
+  const obj = parseBody(raw, type);
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw badRequest('the request body must be a JSON or YAML object');
+  if (opts) opts.decodeProblems = decodeProblems(raw.toString('utf8'), type, opts.fieldValidation ?? 'Warn');
   return obj;
 }
 
-/** How a PATCH body of a given media type turns the current object into the desired one. */
-export function patcher(type: string, patch: unknown): (current: KubeObject) => KubeObject {
+/** autoscaling/v1 Scale has no lists, so strategic merge patch needs no metadata for it. */
+const SCALE_SCHEMA: JSONSchema = { type: 'object' };
+
+/**
+ * How a PATCH body of a given media type turns the current object into the
+ * desired one. `strategicSchema` carries the kind's strategic merge patch
+ * metadata (`strategicMergeSchema`); without it the kind takes no strategic
+ * merge patch, as Kubernetes treats custom resources.
+ */
+export function patcher(type: string, patch: unknown, strategicSchema?: JSONSchema): (current: KubeObject) => KubeObject {
   switch (type) {
     case 'merge-patch':
       if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a merge patch must be a JSON object');
@@ -323,10 +402,16 @@ export function patcher(type: string, patch: unknown): (current: KubeObject) => 
     case 'json-patch':
       return (current) => applyJsonPatch(current, patch);
     case 'strategic-merge-patch':
+      if (!strategicSchema) {
+        throw unsupportedMediaType('the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json');
+      }
+      if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a strategic merge patch must be a JSON object');
+      return (current) => applyStrategicMergePatch(current, patch, strategicSchema);
     case 'apply-patch':
-      throw unsupportedMediaType(`${type === 'apply-patch' ? 'server-side apply' : 'strategic merge patch'} is not supported by this version of mk yet; use application/merge-patch+json or application/json-patch+json`);
+      // Not a function of the current object alone: see ResourceStorage.apply.
+      throw new Error('server-side apply goes through ResourceStorage.apply');
     default:
-      throw unsupportedMediaType(`PATCH needs a patch media type (application/merge-patch+json or application/json-patch+json), got ${type}`);
+      throw unsupportedMediaType(`PATCH needs a patch media type (application/strategic-merge-patch+json, application/merge-patch+json or application/json-patch+json), got ${type}`);
   }
 }
 

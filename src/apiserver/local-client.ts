@@ -1,4 +1,5 @@
 import { apiVersionOf, lookupResource, type ResourceType } from '../api/registry';
+import { strategicMergeSchema } from '../api/strategic-merge';
 import type { KubeList, KubeObject, Status, WatchEvent } from '../api/types';
 import {
   ApiStatusError,
@@ -11,7 +12,7 @@ import {
   type WatchOptions,
 } from '../client/api-client';
 import { TooOldError } from '../storage/watch-cache';
-import { ApiError, gone } from './errors';
+import { ApiError, datastoreError, gone } from './errors';
 import { objectFilter, patcher } from './handlers';
 import type { ResourceStorage } from './resources';
 import { eventTypeFor } from './watch';
@@ -79,9 +80,13 @@ export class LocalClient implements KubeClient {
     rt: ResourceType, namespace: string | undefined, name: string, patch: unknown, type: PatchType, opts: PatchOptions = {},
   ): Promise<T> {
     return call(async () => {
-      const apply = patcher(PATCH_BODY_TYPES[type], structuredClone(patch));
       const sub = opts.subresource === 'status' ? 'status' : undefined;
-      const result = await this.resources.guaranteedUpdate(rt, namespace, name, undefined, apply, {}, sub);
+      if (type === 'apply') {
+        const applied = await this.resources.apply(rt, namespace, name, structuredClone(patch), { fieldManager: opts.fieldManager ?? 'mk', force: opts.force }, sub);
+        return JSON.parse(applied.object.json);
+      }
+      const apply = patcher(PATCH_BODY_TYPES[type], structuredClone(patch), strategicMergeSchema(rt));
+      const result = await this.resources.guaranteedUpdate(rt, namespace, name, undefined, apply, { fieldManager: opts.fieldManager }, sub);
       return JSON.parse(result.object.json);
     });
   }
@@ -173,10 +178,11 @@ export class LocalClient implements KubeClient {
       if (initial) {
         for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: JSON.parse(item.json) });
       }
+      // The cache ends every watch when it relists: the stream ends after the events already queued, as over HTTP.
       unsubscribe = cache.watch(from, (e) => {
         const type = eventTypeFor(e, filter);
         if (type) emit({ type, object: JSON.parse(e.object.json) });
-      });
+      }, () => queueMicrotask(() => finish()));
       if (opts.timeoutSeconds) timer = setTimeout(() => finish(), opts.timeoutSeconds * 1000);
     } catch (err) {
       if (err instanceof TooOldError) {
@@ -192,7 +198,9 @@ export class LocalClient implements KubeClient {
 }
 
 function toClientError(err: unknown): unknown {
-  return err instanceof ApiError ? new ApiStatusError(err.toStatus()) : err;
+  if (err instanceof ApiError) return new ApiStatusError(err.toStatus());
+  const fromStore = datastoreError(err);
+  return fromStore ? new ApiStatusError(fromStore.toStatus()) : err;
 }
 
 /** Runs one API call, turning server-side ApiErrors into the client's ApiStatusError. */

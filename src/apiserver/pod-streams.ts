@@ -5,17 +5,35 @@ import { lookupResource } from '../api/registry';
 import type { KubeObject, StatusCause } from '../api/types';
 import { ApiStatusError } from '../client/api-client';
 import { isWebSocketRequest, negotiateProtocol, offeredProtocols, rejectHandshake, supportedProtocolNames } from '../client/exec';
+import {
+  AGENT_PORT_PARAM,
+  negotiatePortForwardProtocol,
+  parsePortList,
+  portForwardProtocolNames,
+  PORTS_PARAM,
+} from '../client/port-forward';
 import { tokenChecker } from './auth';
-import { ApiError, badRequest, internalError, invalid, methodNotAllowed, unauthorized } from './errors';
+import { ApiError, badRequest, forbidden, internalError, invalid, methodNotAllowed, unauthorized } from './errors';
+import {
+  serveSpdyPortForward,
+  SPDY_PORT_FORWARD_PROTOCOL,
+  SPDY_TUNNEL_PREFIX,
+  SPDY_UPGRADE,
+  spdyOverSocket,
+  spdyOverWebSocket,
+} from './port-forward';
 import { parseResourcePath, toApiRequest, type ApiRequest, type Query, type ResourceRequest } from './request';
 import type { ResourceStorage } from './resources';
 
 /**
- * pods/log and pods/exec: the API server finds the pod's node and proxies to
- * the agent serving that node (see agent/server.ts), as kube-apiserver
- * proxies to the kubelet. Logs are a streamed HTTP response; exec is a
- * WebSocket (the remotecommand channel protocols, see client/exec.ts)
- * accepted here and spliced message by message to a WebSocket to the agent.
+ * pods/log, pods/exec and pods/portforward: the API server finds the pod's
+ * node and proxies to the agent serving that node (see agent/server.ts), as
+ * kube-apiserver proxies to the kubelet. Logs are a streamed HTTP response;
+ * exec and port-forward WebSockets (the channel protocols, see
+ * client/exec.ts and client/port-forward.ts) are accepted here and spliced
+ * message by message to a WebSocket to the agent. kubectl's SPDY
+ * port-forward (upgraded, or tunnelled in a WebSocket) ends here and goes on
+ * to the agent as port-forward WebSockets (see port-forward.ts).
  * Errors the agent answers with (its Status bodies) pass through with their code.
  */
 
@@ -51,6 +69,8 @@ export class PodStreams {
   private readonly chosen = new WeakMap<http.IncomingMessage, string>();
   private readonly wss: WebSocketServer;
   private readonly upstreams = new Set<WebSocket>();
+  /** SPDY port-forward sessions under way, by their stop function. */
+  private readonly spdySessions = new Set<() => void>();
 
   constructor(private readonly opts: PodStreamsOptions) {
     this.resources = opts.resources;
@@ -63,7 +83,7 @@ export class PodStreams {
     });
   }
 
-  /** pods/log, and pods/exec requests that did not ask for an upgrade; called by the resource handler. */
+  /** pods/log, and pods/exec and pods/portforward requests that did not ask for an upgrade; called by the resource handler. */
   async serve(req: ApiRequest, res: http.ServerResponse, r: ResourceRequest): Promise<void> {
     const namespace = r.namespace!;
     const name = r.name!;
@@ -73,20 +93,34 @@ export class PodStreams {
     }
     if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed('the server does not allow this method on the requested resource');
     // Validated first, so the client hears about a missing pod rather than about the upgrade.
-    this.target(namespace, name, (req.query as Query).container || undefined, 'exec');
+    if (r.subresource === 'portforward') this.podAgent(namespace, name);
+    else this.target(namespace, name, (req.query as Query).container || undefined, 'exec');
     throw badRequest('Upgrade request required');
   }
 
-  /** The https server's 'upgrade' event: pods/exec over WebSocket, everything else refused with a Status. */
+  /** The https server's 'upgrade' event: pods/exec and pods/portforward, everything else refused with a Status. */
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    this.proxyExec(req, socket, head).catch((err) => rejectHandshake(socket, this.toApiError(err).toStatus()));
+    this.route(req, socket, head).catch((err) => rejectHandshake(socket, this.toApiError(err).toStatus()));
   }
 
-  /** Ends every exec session (the https server does not track upgraded sockets). */
+  /** Ends every exec and port-forward session (the https server does not track upgraded sockets). */
   close(): void {
+    for (const stop of this.spdySessions) stop();
     for (const ws of this.wss.clients) ws.terminate();
     for (const ws of this.upstreams) ws.terminate();
+  }
+
+  private async route(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const apiReq = toApiRequest(req);
+    if (!this.authorized(req)) throw unauthorized();
+    const r = parseResourcePath(apiReq.path);
+    const q = new URLSearchParams(req.url!.slice(apiReq.path.length + 1));
+    if (r && r.rt === PODS && r.name && r.namespace !== undefined) {
+      if (r.subresource === 'exec') return this.proxyExec(req, socket, head, r.namespace, r.name, q);
+      if (r.subresource === 'portforward') return this.portForward(req, socket, head, r.namespace, r.name, q);
+    }
+    throw badRequest(`the server does not support upgrading ${req.method} ${apiReq.path}: only pods/exec and pods/portforward are`);
   }
 
   private async log(res: http.ServerResponse, namespace: string, name: string, q: Query): Promise<void> {
@@ -118,15 +152,8 @@ export class PodStreams {
     });
   }
 
-  private async proxyExec(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const apiReq = toApiRequest(req);
-    if (!this.authorized(req)) throw unauthorized();
-    const r = parseResourcePath(apiReq.path);
-    if (!r || r.rt !== PODS || r.subresource !== 'exec' || !r.name || r.namespace === undefined) {
-      throw badRequest(`the server does not support upgrading ${req.method} ${apiReq.path}: only pods/exec is served over WebSocket`);
-    }
-    const q = new URLSearchParams(req.url!.slice(apiReq.path.length + 1));
-    const target = this.target(r.namespace, r.name, q.get('container') || undefined, 'exec');
+  private async proxyExec(req: http.IncomingMessage, socket: Duplex, head: Buffer, namespace: string, name: string, q: URLSearchParams): Promise<void> {
+    const target = this.target(namespace, name, q.get('container') || undefined, 'exec');
     if (!isWebSocketRequest(req)) {
       throw badRequest('exec is served over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io); SPDY is not supported');
     }
@@ -142,8 +169,65 @@ export class PodStreams {
     const params = new URLSearchParams();
     for (const arg of command) params.append('command', arg);
     for (const f of flags) params.set(f, '1');
-    const url = `${target.agent.replace(/^http/, 'ws')}/exec/${segments(r.namespace, r.name, target.container)}?${params}`;
-    const upstream = new WebSocket(url, offered.filter((p) => negotiateProtocol([p])), {
+    const url = `${target.agent.replace(/^http/, 'ws')}/exec/${segments(namespace, name, target.container)}?${params}`;
+    return this.proxyWebSocket(req, socket, head, url, offered.filter((p) => negotiateProtocol([p])));
+  }
+
+  /**
+   * pods/portforward: the channel protocol proxied to the agent like exec,
+   * or kubectl's SPDY (tunnelled in a WebSocket, or upgraded to) served here.
+   */
+  private async portForward(req: http.IncomingMessage, socket: Duplex, head: Buffer, namespace: string, name: string, q: URLSearchParams): Promise<void> {
+    const agentUrl = `${this.podAgent(namespace, name).replace(/^http/, 'ws')}/portForward/${segments(namespace, name)}`;
+    const spdyTarget = { pod: name, agentUrl, token: this.token };
+    if (isWebSocketRequest(req)) {
+      const offered = offeredProtocols(req);
+      const tunnelled = offered.filter((p) => p.startsWith(SPDY_TUNNEL_PREFIX)).map((p) => p.slice(SPDY_TUNNEL_PREFIX.length));
+      if (tunnelled.length) {
+        if (!tunnelled.includes(SPDY_PORT_FORWARD_PROTOCOL)) {
+          throw badRequest(`requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${SPDY_TUNNEL_PREFIX}${SPDY_PORT_FORWARD_PROTOCOL}]`);
+        }
+        if (socket.destroyed) return;
+        this.chosen.set(req, SPDY_TUNNEL_PREFIX + SPDY_PORT_FORWARD_PROTOCOL);
+        this.wss.handleUpgrade(req, socket, head, (client) => {
+          client.on('error', () => undefined);
+          this.trackSpdy(serveSpdyPortForward(spdyOverWebSocket(client), spdyTarget), client);
+        });
+        return;
+      }
+      if (!negotiatePortForwardProtocol(offered)) {
+        throw badRequest(`requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${portForwardProtocolNames().join(' ')}]`);
+      }
+      let ports: number[];
+      try {
+        ports = parsePortList(q.getAll(PORTS_PARAM), PORTS_PARAM);
+      } catch (err) {
+        throw badRequest((err as Error).message);
+      }
+      const params = new URLSearchParams();
+      for (const port of ports) params.append(AGENT_PORT_PARAM, String(port));
+      return this.proxyWebSocket(req, socket, head, `${agentUrl}?${params}`, offered.filter((p) => negotiatePortForwardProtocol([p])));
+    }
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== SPDY_UPGRADE.toLowerCase()) {
+      throw badRequest(`unable to upgrade: port forwarding is served over WebSocket (${portForwardProtocolNames().join(', ')}, ${SPDY_TUNNEL_PREFIX}${SPDY_PORT_FORWARD_PROTOCOL}) or ${SPDY_UPGRADE}`);
+    }
+    // httpstream.Handshake: a client that names protocols must share one (none named: the oldest clients).
+    const wanted = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    if (wanted.length && !wanted.includes(SPDY_PORT_FORWARD_PROTOCOL)) {
+      throw forbidden(`unable to upgrade: unable to negotiate protocol: client supports [${wanted.join(' ')}], server accepts [${SPDY_PORT_FORWARD_PROTOCOL}]`);
+    }
+    if (socket.destroyed) return;
+    this.trackSpdy(serveSpdyPortForward(spdyOverSocket(socket, head, wanted.length ? SPDY_PORT_FORWARD_PROTOCOL : undefined), spdyTarget), socket);
+  }
+
+  private trackSpdy(stop: () => void, transport: { once(event: 'close', listener: () => void): unknown }): void {
+    this.spdySessions.add(stop);
+    transport.once('close', () => this.spdySessions.delete(stop));
+  }
+
+  /** Accepts the client's WebSocket once the agent's has opened, and splices the two. */
+  private async proxyWebSocket(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: string, protocols: string[]): Promise<void> {
+    const upstream = new WebSocket(url, protocols, {
       headers: { Authorization: `Bearer ${this.token}` },
       perMessageDeflate: false,
     });
@@ -184,10 +268,19 @@ export class PodStreams {
   private target(namespace: string, name: string, container: string | undefined, kind: 'log' | 'exec'): StreamTarget {
     const pod = this.resources.get(PODS, namespace, name).object;
     const resolved = validateContainer(pod, container, kind);
+    return { container: resolved, agent: this.agentOf(pod) };
+  }
+
+  /** The agent of the node a pod is on (404 for no such pod, 400 for one not scheduled yet). */
+  private podAgent(namespace: string, name: string): string {
+    return this.agentOf(this.resources.get(PODS, namespace, name).object);
+  }
+
+  private agentOf(pod: KubeObject): string {
     const nodeName: string | undefined = pod.spec?.nodeName;
-    if (!nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
+    if (!nodeName) throw badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
     const node = this.resources.get(NODES, undefined, nodeName).object;
-    return { container: resolved, agent: agentAddress(node) };
+    return agentAddress(node);
   }
 
   private toApiError(err: unknown): ApiError {

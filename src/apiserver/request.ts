@@ -144,7 +144,7 @@ export function bodyType(contentType: string | undefined): BodyType {
     case 'application/apply-patch+yaml':
       return 'apply-patch';
     default:
-      throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json`);
+      throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/strategic-merge-patch+json, application/merge-patch+json, application/json-patch+json`);
   }
 }
 
@@ -164,7 +164,8 @@ export function parseBody(raw: Buffer, type: BodyType): unknown {
     try {
       // Checked before composing: the composer recurses once per level of nesting.
       if (yamlNestingExceeds(text, MAX_BODY_DEPTH)) throw new Error(`nesting exceeds ${MAX_BODY_DEPTH} levels`);
-      const docs = YAML.parseAllDocuments(text);
+      // Repeated keys are fieldValidation's business (strict-decoding.ts): the last one wins here, as in Go.
+      const docs = YAML.parseAllDocuments(text, { uniqueKeys: false });
       if (docs.length !== 1) throw new Error(`expected one document, got ${docs.length}`);
       if (docs[0].errors.length) throw docs[0].errors[0];
       // JSON keys are strings: a collection as a key has no JSON form, and

@@ -1,10 +1,14 @@
 import { randomUUID, randomInt } from 'node:crypto';
+import { recordManagedFields, takeManagedFields, type WriteManager } from '../api/managed-fields';
 import { lookupResource, storageKey, storagePrefix, resourceTypes, type ResourceType } from '../api/registry';
+import { applyConfiguration } from '../api/server-side-apply';
 import type { KubeObject, StatusCause } from '../api/types';
 import { validateObject, type FieldValidation } from '../api/validation';
 import type { KeyValue, Store, WriteResult as StoreWriteResult } from '../storage';
 import { WatchCache, type CachedObject } from '../storage/watch-cache';
 import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound } from './errors';
+import { ServiceAllocator, type Transaction } from './service-allocator';
+import { strictDecodingError, strictErrors, type DecodeProblems } from './strict-decoding';
 
 /**
  * The generic registry store: what every kind's create, update, delete and
@@ -17,7 +21,27 @@ import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound } fro
 export interface WriteOptions {
   dryRun?: boolean;
   fieldValidation?: FieldValidation;
+  /** Repeated keys the handler found in the body, reported with unknown fields as fieldValidation says. */
+  decodeProblems?: DecodeProblems;
+  /**
+   * Set for a PATCH: strict decoding errors then fail on the patch (422, field
+   * `patch`, showing `value`), as Kubernetes' patch handler fails them.
+   */
+  patch?: { value?: string };
+  /**
+   * Who writes, as `metadata.managedFields` records it: the request's
+   * `fieldManager`, or what its User-Agent names (`fieldManagerFromUserAgent`).
+   * In-process writers that name none are `mk`.
+   */
+  fieldManager?: string;
+  /** A subresource the write came through that the call does not name (`scale`, `finalize`), for managedFields. */
+  managerSubresource?: string;
+  /** Set by server-side apply: the written object carries the managedFields the apply computed. */
+  applied?: boolean;
 }
+
+/** The field manager of in-process writes that name none. */
+export const DEFAULT_FIELD_MANAGER = 'mk';
 
 export interface DeleteOptions {
   gracePeriodSeconds?: number;
@@ -119,6 +143,19 @@ function hasStatusSubresource(rt: ResourceType): boolean {
   return rt.subresources.includes('status');
 }
 
+/**
+ * Kubernetes serializes ObjectMeta's maps and lists with `omitempty`: removing
+ * the last label (`kubectl label x a-`) leaves no `labels` field, not `{}`.
+ */
+function omitEmptyMetadata(obj: KubeObject): void {
+  const meta = obj.metadata as Record<string, unknown> | undefined;
+  if (!meta || typeof meta !== 'object') return;
+  for (const k of ['labels', 'annotations', 'finalizers', 'ownerReferences', 'managedFields']) {
+    const v = meta[k];
+    if (v && typeof v === 'object' && Object.keys(v).length === 0) delete meta[k];
+  }
+}
+
 export class ResourceStorage {
   private readonly caches = new Map<ResourceType, WatchCache>();
 
@@ -126,14 +163,19 @@ export class ResourceStorage {
     readonly store: Store,
     private readonly now: () => Date = () => new Date(),
     cacheCapacity?: number,
+    /** Cluster IPs and node ports of Services (the service CIDR and node port range live here). */
+    readonly serviceAllocator = new ServiceAllocator(),
   ) {
     for (const rt of resourceTypes) {
       this.caches.set(rt, new WatchCache(store, storagePrefix(rt), decode, cacheCapacity));
     }
   }
 
-  async start(): Promise<void> {
+  /** Loads the caches; returns what the Service allocation repair found wrong in the stored Services. */
+  async start(): Promise<string[]> {
     await Promise.all([...this.caches.values()].map((c) => c.start()));
+    const services = resourceTypes.find((r) => r.kind === 'Service' && r.group === '')!;
+    return this.serviceAllocator.rebuild(this.cache(services).list().map((c) => c.object));
   }
 
   stop(): void {
@@ -160,6 +202,7 @@ export class ResourceStorage {
   async create(rt: ResourceType, namespace: string | undefined, obj: KubeObject, opts: WriteOptions = {}): Promise<WriteResult> {
     this.checkTypeMeta(rt, obj);
     const meta = (obj.metadata ??= {});
+    const requestedFields = takeManagedFields(obj);
     if (rt.namespaced) {
       if (meta.namespace && namespace && meta.namespace !== namespace) {
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
@@ -186,12 +229,14 @@ export class ResourceStorage {
     if (rt.kind === 'Pod') this.admitPriority(obj);
 
     const warnings = this.admit(rt, obj, undefined, opts);
+    recordManagedFields(rt, undefined, obj, requestedFields, this.writer(opts, undefined));
+    const allocation = this.allocate(rt, obj, undefined, opts);
     if (opts.dryRun) return { object: this.dryRunResult(obj), warnings };
 
     const key = storageKey(rt, meta.namespace, meta.name);
-    const result = await this.store.create(key, encode(obj));
+    const result = await settle(allocation, this.store.create(key, encode(obj)));
     if (!result.ok) throw alreadyExists(rt, meta.name);
-    return { object: this.cached(rt, result.kv), warnings };
+    return { object: await this.committed(rt, result.kv), warnings };
   }
 
   /**
@@ -212,6 +257,35 @@ export class ResourceStorage {
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     return this.guaranteedUpdate(rt, namespace, name, meta.resourceVersion, () => structuredClone(obj), opts, subresource);
+  }
+
+  /**
+   * Server-side apply (PATCH `application/apply-patch+yaml`): merges the
+   * applied configuration into the object as `opts.fieldManager`, see
+   * `server-side-apply.ts`. An object that does not exist is created from
+   * the configuration (`created`), except through a subresource.
+   */
+  async apply(
+    rt: ResourceType, namespace: string | undefined, name: string, config: unknown,
+    opts: WriteOptions & { force?: boolean }, subresource?: 'status',
+  ): Promise<WriteResult & { created: boolean }> {
+    const applied = { ...opts, applied: true };
+    const applyTo = (live: KubeObject | undefined) => applyConfiguration(rt, live, config, {
+      manager: opts.fieldManager ?? DEFAULT_FIELD_MANAGER, force: !!opts.force, subresource, name, namespace, now: this.now(),
+    });
+    for (let attempt = 0; ; attempt++) {
+      const exists = !!this.cache(rt).get(storageKey(rt, namespace, name));
+      if (!exists && subresource) throw notFound(rt, name);
+      try {
+        if (exists) return { ...(await this.guaranteedUpdate(rt, namespace, name, undefined, applyTo, applied, subresource)), created: false };
+        return { ...(await this.create(rt, namespace, applyTo(undefined), applied)), created: true };
+      } catch (err) {
+        // Deleted or created by another client between the look and the write: apply to what is there now.
+        const raced = (err as { code?: number; reason?: string }).code === (exists ? 404 : 409) &&
+          (exists || (err as { reason?: string }).reason === 'AlreadyExists');
+        if (!raced || attempt >= MAX_CONFLICT_RETRIES) throw err;
+      }
+    }
   }
 
   /**
@@ -237,30 +311,40 @@ export class ResourceStorage {
       if (rv && rv !== current.object.metadata.resourceVersion) {
         throw conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
       }
+      const requestedFields = takeManagedFields(desired);
       const next = this.prepareForUpdate(rt, desired, old, subresource);
       // Status and binding writes leave the spec as it was, so only the shape of what changed is checked.
       // A status write is defaulted like any other write: otherwise its defaults (a node's allocatable)
       // would appear later, on some unrelated spec write.
       const warnings = subresource ? [] : this.admit(rt, next, old, opts);
+      const allocation = subresource ? undefined : this.allocate(rt, next, old, opts);
       if (subresource === 'status') {
         rt.defaults?.(next);
         this.checkValid(rt, next, undefined, 'Ignore');
       }
+      recordManagedFields(rt, old, next, requestedFields, this.writer(opts, subresource));
 
       let lost: StoreWriteResult;
       if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && old.metadata.finalizers?.length && !next.metadata.deletionGracePeriodSeconds) {
         // The last finalizer is gone: deletion that was waiting on it completes now (a pod still in
         // its grace period waits for its kubelet's final delete, as in Kubernetes).
+        allocation?.revert();
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
         const removed = await this.store.delete(key, current.revision);
-        if (removed.ok) return { object: this.cached(rt, removed.kv), warnings };
+        if (removed.ok) {
+          this.released(rt, old);
+          return { object: await this.committed(rt, removed.kv), warnings };
+        }
         lost = removed;
       } else {
-        if (sameObject(next, old)) return { object: current, warnings }; // no-op writes do not bump the version
+        if (sameObject(next, old)) {
+          allocation?.revert();
+          return { object: current, warnings }; // no-op writes do not bump the version
+        }
         const value = encode(next);
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
-        const written = await this.store.update(key, value, current.revision);
-        if (written.ok) return { object: this.cached(rt, written.kv), warnings };
+        const written = await settle(allocation, this.store.update(key, value, current.revision));
+        if (written.ok) return { object: await this.committed(rt, written.kv), warnings };
         lost = written;
       }
       if (lost.reason === 'notfound') throw notFound(rt, name);
@@ -299,11 +383,14 @@ export class ResourceStorage {
       let lost: StoreWriteResult;
       if (marked === 'remove') {
         const removed = await this.store.delete(key, current.revision);
-        if (removed.ok) return { object: this.cached(rt, removed.kv), removed: true };
+        if (removed.ok) {
+          this.released(rt, obj);
+          return { object: await this.committed(rt, removed.kv), removed: true };
+        }
         lost = removed;
       } else {
         const written = await this.store.update(key, encode(obj), current.revision);
-        if (written.ok) return { object: this.cached(rt, written.kv), removed: false };
+        if (written.ok) return { object: await this.committed(rt, written.kv), removed: false };
         lost = written;
       }
       if (lost.reason === 'notfound') throw notFound(rt, name);
@@ -365,6 +452,20 @@ export class ResourceStorage {
     spec.preemptionPolicy ??= pc.preemptionPolicy ?? 'PreemptLowerPriority';
   }
 
+  /**
+   * The allocating admission (Services' cluster IPs and node ports), after
+   * validation: what it takes is held until the write settles.
+   */
+  private allocate(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): Transaction | undefined {
+    if (rt.kind !== 'Service' || rt.group !== '') return undefined;
+    return this.serviceAllocator.allocate(obj, old, opts.dryRun);
+  }
+
+  /** Frees what a removed object held. */
+  private released(rt: ResourceType, obj: KubeObject): void {
+    if (rt.kind === 'Service' && rt.group === '') this.serviceAllocator.release(obj);
+  }
+
   /** Rejects new objects in a namespace that is missing or being deleted (NamespaceLifecycle admission). */
   private checkNamespaceAcceptsContent(namespace: string): void {
     const nsType = resourceTypes.find((r) => r.kind === 'Namespace' && r.group === '')!;
@@ -414,6 +515,10 @@ export class ResourceStorage {
     meta.name = oldMeta.name;
     if (rt.namespaced) meta.namespace = oldMeta.namespace;
     else delete meta.namespace;
+    // A uid in the body is a precondition (patches use it to never land on a recreated namesake).
+    if (meta.uid && meta.uid !== oldMeta.uid) {
+      throw conflict(rt, oldMeta.name!, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${oldMeta.uid}`);
+    }
     meta.uid = oldMeta.uid;
     meta.creationTimestamp = oldMeta.creationTimestamp;
     delete meta.resourceVersion;
@@ -441,13 +546,21 @@ export class ResourceStorage {
   /** Defaulting then validation for a create or a spec update; returns warnings. */
   private admit(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): string[] {
     rt.defaults?.(obj);
-    return this.checkValid(rt, obj, old, opts.fieldValidation ?? 'Warn');
+    omitEmptyMetadata(obj);
+    return this.checkValid(rt, obj, old, opts.fieldValidation ?? 'Warn', opts);
   }
 
-  private checkValid(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, fieldValidation: FieldValidation): string[] {
-    const { causes, warnings } = validateObject(rt, obj, old, fieldValidation);
-    if (causes.length) throw invalid(rt, obj.metadata?.name ?? '', causes as StatusCause[]);
-    return warnings;
+  private checkValid(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, fieldValidation: FieldValidation, opts: WriteOptions = {}): string[] {
+    // What the patch made, before validation prunes it: what a strict error on a patch shows.
+    const patched = opts.patch && fieldValidation === 'Strict' ? JSON.stringify(obj) : undefined;
+    const result = validateObject(rt, obj, old, fieldValidation);
+    if (fieldValidation === 'Strict') {
+      const errors = strictErrors(opts.decodeProblems, result.strictErrors, { patch: !!opts.patch, strict: true });
+      if (errors.length) throw strictDecodingError(rt, errors, opts.patch && { value: opts.patch.value ?? patched! });
+    }
+    if (result.causes.length) throw invalid(rt, obj.metadata?.name ?? '', result.causes as StatusCause[]);
+    if (fieldValidation === 'Warn') return strictErrors(opts.decodeProblems, result.warnings, { patch: !!opts.patch, strict: false });
+    return result.warnings;
   }
 
   /**
@@ -501,6 +614,15 @@ export class ResourceStorage {
   }
 
   /**
+   * The object a write just committed, once the kind's watch cache has seen
+   * the write, so the client's next read here (served from the cache) shows it.
+   */
+  private async committed(rt: ResourceType, kv: KeyValue): Promise<CachedObject> {
+    await this.cache(rt).waitFor(kv.revision);
+    return this.cached(rt, kv);
+  }
+
+  /**
    * The object a write just committed: the cache's copy when the cache is at
    * exactly that revision, else decoded from the written value (a deleted
    * object, or one that later writes, acknowledged together, have already
@@ -513,9 +635,34 @@ export class ResourceStorage {
     return { key: kv.key, object, json, revision: kv.revision };
   }
 
+  /** Who a write is recorded under in managedFields; the scheduler's binding is not recorded, as in Kubernetes. */
+  private writer(opts: WriteOptions, subresource: Subresource | undefined): WriteManager | undefined {
+    if (subresource === 'binding') return undefined;
+    return {
+      manager: opts.fieldManager ?? DEFAULT_FIELD_MANAGER,
+      subresource: subresource ?? opts.managerSubresource,
+      applied: opts.applied,
+      now: this.now(),
+    };
+  }
+
   private dryRunResult(obj: KubeObject): CachedObject {
     return { key: '', object: obj, json: JSON.stringify(obj), revision: 0 };
   }
+}
+
+/** Commits an admission's allocations when the write went through, reverts them when it did not. */
+async function settle<T extends { ok: boolean }>(allocation: Transaction | undefined, write: Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await write;
+  } catch (err) {
+    allocation?.revert();
+    throw err;
+  }
+  if (result.ok) allocation?.commit();
+  else allocation?.revert();
+  return result;
 }
 
 /**

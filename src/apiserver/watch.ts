@@ -91,7 +91,7 @@ export function serveWatch(
       for (const item of items) if (filter(item.object)) write(line('ADDED', item));
       if (q.sendInitialEvents === 'true') writeBookmark(true);
     }
-    unsubscribe = cache.watch(from, deliver);
+    unsubscribe = cache.watch(from, deliver, () => finish());
   } catch (err) {
     if (!(err instanceof TooOldError)) throw err;
     const status = gone(`too old resource version: ${rv} (${err.oldest})`).toStatus();

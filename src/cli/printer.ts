@@ -230,6 +230,20 @@ export function asList(items: KubeObject[]): KubeObject {
   return { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } } as unknown as KubeObject;
 }
 
+/**
+ * An object without `metadata.managedFields`, for `-o yaml|json`: kubectl
+ * hides them unless asked with `--show-managed-fields`. Lists lose them
+ * from every item.
+ */
+export function withoutManagedFields<T>(obj: T): T {
+  const o = obj as unknown as KubeObject;
+  if (!o || typeof o !== 'object') return obj;
+  if (Array.isArray(o.items)) return { ...o, items: o.items.map(withoutManagedFields) } as unknown as T;
+  if (!o.metadata || typeof o.metadata !== 'object' || !('managedFields' in o.metadata)) return obj;
+  const { managedFields: _hidden, ...metadata } = o.metadata;
+  return { ...o, metadata } as unknown as T;
+}
+
 /** One object as kubectl's `-o yaml` / `-o json` prints it (ends with a newline). */
 export function renderObject(obj: unknown, format: ObjectFormat): string {
   const sorted = sortKeys(obj);

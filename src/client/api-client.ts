@@ -281,25 +281,39 @@ function parseBody(res: RawResponse): unknown {
   return text;
 }
 
+/** Concurrent non-streaming requests per client; more wait for a free connection. */
+const MAX_REQUEST_SOCKETS = 32;
+
 /** An ApiClient over node:http(s) with a keep-alive agent. Call close() when done so the process can exit. */
 export class ApiClient implements KubeClient {
   private readonly base: URL;
   private readonly agent: http.Agent;
+  /** Watches and followed logs hold their connection for minutes: they get their own pool. */
+  private readonly streamAgent: http.Agent;
   private readonly transport: typeof http | typeof https;
 
   constructor(private readonly options: ApiClientOptions) {
     this.base = new URL(options.server);
     const secure = this.base.protocol === 'https:';
     this.transport = secure ? https : http;
+    // Requests share at most MAX_REQUEST_SOCKETS kept-alive connections: a
+    // burst (an agent with 100 fake nodes reporting at once) queues on warm
+    // connections instead of opening, and later closing, a TLS session per
+    // request in flight.
+    const agentOptions = (maxSockets: number) => ({ keepAlive: true, maxSockets });
     this.agent = secure
-      ? new https.Agent({
-          keepAlive: true,
-          ca: options.caData,
-          cert: options.clientCertData,
-          key: options.clientKeyData,
-          rejectUnauthorized: !options.insecureSkipTLSVerify,
-        })
-      : new http.Agent({ keepAlive: true });
+      ? new https.Agent({ ...agentOptions(MAX_REQUEST_SOCKETS), ...this.tlsOptions() })
+      : new http.Agent(agentOptions(MAX_REQUEST_SOCKETS));
+    this.streamAgent = secure ? new https.Agent({ ...agentOptions(Infinity), ...this.tlsOptions() }) : new http.Agent(agentOptions(Infinity));
+  }
+
+  private tlsOptions(): https.AgentOptions {
+    return {
+      ca: this.options.caData,
+      cert: this.options.clientCertData,
+      key: this.options.clientKeyData,
+      rejectUnauthorized: !this.options.insecureSkipTLSVerify,
+    };
   }
 
   /** A client for the context a kubeconfig selects (see loadClientConfig for the lookup order). */
@@ -315,9 +329,10 @@ export class ApiClient implements KubeClient {
   /** Closes idle keep-alive connections. */
   close(): void {
     this.agent.destroy();
+    this.streamAgent.destroy();
   }
 
-  private requestOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
+  private requestOptions(method: string, path: string, headers: Record<string, string>, streaming = false): http.RequestOptions {
     const prefix = this.base.pathname.replace(/\/$/, '');
     const h: Record<string, string> = {
       Accept: 'application/json',
@@ -332,7 +347,7 @@ export class ApiClient implements KubeClient {
       port: this.base.port || undefined,
       path: `${prefix}${path}`,
       headers: h,
-      agent: this.agent,
+      agent: streaming ? this.streamAgent : this.agent,
     };
   }
 
@@ -461,7 +476,7 @@ export class ApiClient implements KubeClient {
       limitBytes: opts.limitBytes,
     });
     return new Promise((resolve, reject) => {
-      const req = this.transport.request(this.requestOptions('GET', path, { Accept: '*/*' }), (res) => {
+      const req = this.transport.request(this.requestOptions('GET', path, { Accept: '*/*' }, true), (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         const chunks: Buffer[] = [];
@@ -514,7 +529,7 @@ export class ApiClient implements KubeClient {
 
     const done = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
-      req = this.transport.request(this.requestOptions('GET', path, {}), (res) => {
+      req = this.transport.request(this.requestOptions('GET', path, {}, true), (res) => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
           const chunks: Buffer[] = [];

@@ -34,8 +34,21 @@ export function objectKey(obj: KubeObject): string {
   return namespace ? `${namespace}/${name}` : name!;
 }
 
+/**
+ * The values an object is filed under in a named index (client-go's
+ * IndexFunc). An object may be under several values, or none.
+ */
+export type IndexFunc<T> = (obj: T) => string[];
+
+interface Index<T> {
+  fn: IndexFunc<T>;
+  /** index value -> object key -> object */
+  entries: Map<string, Map<string, T>>;
+}
+
 export class Informer<T extends KubeObject = KubeObject> {
   private readonly items = new Map<string, T>();
+  private readonly indexes = new Map<string, Index<T>>();
   private readonly handlers: InformerHandlers<T>[] = [];
   private watch?: WatchHandle;
   private stopped = false;
@@ -83,6 +96,44 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   get size(): number {
     return this.items.size;
+  }
+
+  /**
+   * Adds a named index (client-go's Indexer), so controllers find "the pods
+   * this ReplicaSet controls" without scanning every pod. Adding an index
+   * that exists is a no-op; objects already cached are filed at once.
+   */
+  addIndex(name: string, fn: IndexFunc<T>): this {
+    if (this.indexes.has(name)) return this;
+    const index: Index<T> = { fn, entries: new Map() };
+    this.indexes.set(name, index);
+    for (const [key, obj] of this.items) this.fileUnder(index, key, obj);
+    return this;
+  }
+
+  /** The cached objects filed under `value` in the index `name` (throws for an unknown index: a programming error). */
+  byIndex(name: string, value: string): T[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer for ${this.rt.plural} has no index "${name}"`);
+    const entries = index.entries.get(value);
+    return entries ? [...entries.values()] : [];
+  }
+
+  private fileUnder(index: Index<T>, key: string, obj: T): void {
+    for (const value of index.fn(obj)) {
+      let entries = index.entries.get(value);
+      if (!entries) index.entries.set(value, (entries = new Map()));
+      entries.set(key, obj);
+    }
+  }
+
+  private unfile(index: Index<T>, key: string, obj: T): void {
+    for (const value of index.fn(obj)) {
+      const entries = index.entries.get(value);
+      if (!entries) continue;
+      entries.delete(key);
+      if (entries.size === 0) index.entries.delete(value);
+    }
   }
 
   /** One list+watch session; on any ending it schedules the next (relist or rewatch). */
@@ -158,6 +209,10 @@ export class Informer<T extends KubeObject = KubeObject> {
   private apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
     const key = objectKey(obj);
     const old = this.items.get(key);
+    for (const index of this.indexes.values()) {
+      if (old) this.unfile(index, key, old);
+      if (type !== 'DELETED') this.fileUnder(index, key, obj);
+    }
     if (type === 'DELETED') {
       if (!old) return;
       this.items.delete(key);

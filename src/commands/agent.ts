@@ -29,8 +29,14 @@ or with --server and --token.`;
     nodes: Flags.integer({ description: 'fake runtime: register this many nodes, NAME-0001...', default: 1, min: 1 }),
     'fake-start-delay': Flags.integer({ description: 'fake runtime: ms a container takes to start', default: 0, min: 0 }),
     'data-dir': Flags.string({ description: "the agent's own state (pod volumes)", default: path.join(os.homedir(), '.mk', 'agent') }),
-    'node-ip': Flags.string({ description: "the node's address (InternalIP; the log/exec server listens on it)", default: '127.0.0.1' }),
+    'node-ip': Flags.string({ description: "the node's address (InternalIP; the log/exec server and NodePorts listen on it)", default: '127.0.0.1' }),
     port: Flags.integer({ description: 'port of the log/exec server the API server calls (0 picks a free one)', default: 10250, min: 0, max: 65535 }),
+    'disable-proxy': Flags.boolean({
+      description: 'do not run the service proxy and cluster DNS (one agent per host runs them; the fake runtime never does)',
+      default: false,
+    }),
+    'cluster-dns': Flags.string({ description: "IP of the cluster DNS server pods resolve with (default: the server's, 10.43.0.10 in the default service CIDR); empty for none" }),
+    'cluster-domain': Flags.string({ description: "the cluster's DNS domain (default: the server's, cluster.local)" }),
   };
 
   async run(): Promise<void> {
@@ -71,6 +77,9 @@ or with --server and --token.`;
         dataDir: flags['data-dir'],
         nodeIP: flags['node-ip'],
         port: flags.port,
+        proxy: !flags['disable-proxy'],
+        clusterDNS: flags['cluster-dns'],
+        clusterDomain: flags['cluster-domain'],
         log: (line) => this.logToStderr(line),
       });
     } catch (err) {

@@ -4,7 +4,7 @@ import { buildTable } from '../api/table';
 import type { KubeObject, Status, WatchEvent } from '../api/types';
 import { ApiStatusError } from '../client/api-client';
 import { AlreadyReportedError, BaseCommand, UsageError } from '../cli/base-command';
-import { asList, kindName, noResourcesMessage, renderNames, renderObject, TablePrinter } from '../cli/printer';
+import { asList, kindName, noResourcesMessage, renderNames, renderObject, TablePrinter, withoutManagedFields } from '../cli/printer';
 
 /** The kinds of one `get`, with the objects found. */
 export interface GetSection {
@@ -53,6 +53,7 @@ KIND may be a plural, singular or short name (pods, pod, po), optionally qualifi
     'field-selector': Flags.string({ summary: 'Field selector to filter on, e.g. --field-selector status.phase=Running.' }),
     watch: Flags.boolean({ char: 'w', summary: 'After listing/getting the requested objects, watch for changes.' }),
     'show-labels': Flags.boolean({ summary: 'Show all labels as the last column.' }),
+    'show-managed-fields': Flags.boolean({ summary: 'Keep metadata.managedFields when printing objects as JSON or YAML.' }),
     'no-headers': Flags.boolean({ summary: 'Do not print headers.' }),
     'chunk-size': Flags.integer({ summary: 'Fetch large lists in chunks of this many objects.', default: 500 }),
   };
@@ -148,7 +149,8 @@ KIND may be a plural, singular or short name (pods, pod, po), optionally qualifi
 
   private print(sections: GetSection[], allNamespaces: boolean): void {
     const output = this.flags.output;
-    const all = sections.flatMap((s) => s.items);
+    const shown = (o: KubeObject) => (this.flags['show-managed-fields'] ? o : withoutManagedFields(o));
+    const all = sections.flatMap((s) => s.items.map(shown));
     const listing = sections.some((s) => s.names.length === 0);
 
     if (output === 'yaml' || output === 'json') {
@@ -243,10 +245,10 @@ KIND may be a plural, singular or short name (pods, pod, po), optionally qualifi
   private printEvent(rt: ResourceType, obj: KubeObject, printer: TablePrinter, header: boolean): void {
     switch (this.flags.output) {
       case 'yaml':
-        this.log(`---\n${renderObject(obj, 'yaml').replace(/\n$/, '')}`);
+        this.log(`---\n${renderObject(this.flags['show-managed-fields'] ? obj : withoutManagedFields(obj), 'yaml').replace(/\n$/, '')}`);
         return;
       case 'json':
-        this.log(renderObject(obj, 'json').replace(/\n$/, ''));
+        this.log(renderObject(this.flags['show-managed-fields'] ? obj : withoutManagedFields(obj), 'json').replace(/\n$/, ''));
         return;
       case 'name':
         this.log(renderNames(rt, [obj]));

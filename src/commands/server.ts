@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Command, Flags } from '@oclif/core';
 import type { RunningServer } from '../server';
 import { parseDuration } from '../api/duration';
+import { parsePortRange, parseServiceCidr } from '../api/ipalloc';
 
 export default class Server extends Command {
   static summary = 'Run the mk control plane: API server with an embedded datastore.';
@@ -24,6 +25,7 @@ which both mk and kubectl accept.`;
     'node-name': Flags.string({ description: 'name of the local node (default: the host name)' }),
     runtime: Flags.string({ description: 'container runtime of the local agent', options: ['docker', 'fake'], default: 'docker' }),
     'agent-port': Flags.integer({ description: "port of the local agent's log/exec server (0 picks a free one)", default: 10250, min: 0, max: 65535 }),
+    'disable-proxy': Flags.boolean({ description: "do not run the local agent's service proxy and cluster DNS", default: false }),
     'disable-controllers': Flags.string({
       description: "controllers not to run, comma-separated (e.g. 'replicaset,deployment'), or 'all'",
     }),
@@ -37,10 +39,16 @@ which both mk and kubectl accept.`;
       default: 300,
       min: 0,
     }),
+    'service-cidr': Flags.string({ description: "IPv4 range of Services' cluster IPs (the 1st address is the kubernetes Service's, the 10th the cluster DNS's)", default: '10.43.0.0/16' }),
+    'service-node-port-range': Flags.string({ description: 'port range of NodePort Services, LOW-HIGH inclusive', default: '30000-32767' }),
     'datastore-endpoint': Flags.string({
-      description: 'datastore: empty for SQLite in the data dir, sqlite:///path/state.db, or http(s)://etcd:2379',
+      description: 'datastore: empty for SQLite in the data dir, sqlite:///path/state.db, or etcd as http(s)://host:2379[,http(s)://host2:2379,...]',
       default: '',
     }),
+    'datastore-cafile': Flags.string({ description: 'etcd TLS: CA certificate (PEM) that signed the etcd server certificates' }),
+    'datastore-certfile': Flags.string({ description: 'etcd TLS: client certificate (PEM)', dependsOn: ['datastore-keyfile'] }),
+    'datastore-keyfile': Flags.string({ description: 'etcd TLS: client private key (PEM)', dependsOn: ['datastore-certfile'] }),
+    'datastore-prefix': Flags.string({ description: 'etcd key prefix that replaces /registry/ (default: keys as Kubernetes stores them, /registry/...)' }),
   };
 
   async run(): Promise<void> {
@@ -54,18 +62,30 @@ which both mk and kubectl accept.`;
       this.error(`invalid --node-monitor-grace-period: ${(err as Error).message}`, { exit: 2 });
     }
     if (nodeMonitorGracePeriodMs <= 0) this.error('--node-monitor-grace-period must be positive', { exit: 2 });
+    try {
+      parseServiceCidr(flags['service-cidr']);
+      parsePortRange(flags['service-node-port-range']);
+    } catch (err) {
+      this.error(`invalid --service-cidr or --service-node-port-range: ${(err as Error).message}`, { exit: 2 });
+    }
     const server: RunningServer = await startServer({
       dataDir: flags['data-dir'],
       port: flags.port,
       bindAddress: flags['bind-address'],
       datastoreEndpoint: flags['datastore-endpoint'],
+      datastoreCAFile: flags['datastore-cafile'],
+      datastoreCertFile: flags['datastore-certfile'],
+      datastoreKeyFile: flags['datastore-keyfile'],
+      datastorePrefix: flags['datastore-prefix'],
       disableScheduler: flags['disable-scheduler'],
       nodeMonitorGracePeriodMs,
       defaultTolerationSeconds: flags['default-toleration-seconds'],
+      serviceCidr: flags['service-cidr'],
+      serviceNodePortRange: flags['service-node-port-range'],
       disableControllers: flags['disable-controllers']?.split(',').map((s) => s.trim()).filter(Boolean),
       agent: flags['disable-agent']
         ? undefined
-        : { runtime: flags.runtime as 'docker' | 'fake', nodeName: flags['node-name'], port: flags['agent-port'] },
+        : { runtime: flags.runtime as 'docker' | 'fake', nodeName: flags['node-name'], port: flags['agent-port'], proxy: !flags['disable-proxy'] },
       log: (line) => this.logToStderr(line),
     });
     this.log(`mk server is serving the Kubernetes API at ${server.url}`);

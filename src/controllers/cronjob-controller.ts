@@ -3,7 +3,7 @@ import type { KubeObject } from '../api/types';
 import { ApiStatusError } from '../client/api-client';
 import { EventRecorder } from '../client/events';
 import type { Informer } from '../client/informer';
-import { controllerOf, controllerOwnerKey, controllerRef, objectKey, type ControllerContext, type Reconciler, type Result } from './controller';
+import { controlledBy, controllerOf, controllerOwnerKey, controllerRef, objectKey, type ControllerContext, type Reconciler, type Result } from './controller';
 import { parseSchedule, type CronSchedule } from './cron';
 import type { ControllerFactory } from './manager';
 
@@ -65,7 +65,7 @@ export class CronJobController implements Reconciler {
     if (!cj) return;
     const now = this.now();
     const spec = cj.spec ?? {};
-    const owned = this.jobs.list().filter((j) => j.metadata.namespace === cj.metadata.namespace && controllerOf(j)?.uid === cj.metadata.uid);
+    const owned = controlledBy(this.jobs, cj);
     const byUid = new Map(owned.map((j) => [j.metadata.uid, j]));
     const prev = cj.status ?? {};
     const status: Obj = { ...prev };

@@ -7,7 +7,7 @@ import type { Informer } from '../client/informer';
 import type { NodeInfo, PodInfo } from '../scheduler/framework';
 import { nodeAffinityFilter } from '../scheduler/plugins/node-affinity';
 import { tolerates, type Taint, type Toleration } from '../scheduler/plugins/taint-toleration';
-import { controllerOf, controllerOwnerKey, controllerRef, objectKey, type ControllerContext, type Reconciler, type Result } from './controller';
+import { controlledBy, controllerOf, controllerOwnerKey, controllerRef, objectKey, type ControllerContext, type Reconciler, type Result } from './controller';
 import type { ControllerFactory } from './manager';
 
 const DAEMONSETS = resolveResourceName('daemonsets')!;
@@ -161,8 +161,7 @@ export class DaemonSetController implements Reconciler {
     const minReadyMs = (ds.spec?.minReadySeconds ?? 0) * 1000;
 
     const byNode = new Map<string, KubeObject[]>();
-    for (const pod of this.pods.list()) {
-      if (pod.metadata.namespace !== ds.metadata.namespace || controllerOf(pod)?.uid !== ds.metadata.uid) continue;
+    for (const pod of controlledBy(this.pods, ds)) {
       const node = nodeOfPod(pod) ?? '';
       byNode.set(node, [...(byNode.get(node) ?? []), pod]);
     }

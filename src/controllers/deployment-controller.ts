@@ -4,10 +4,10 @@ import type { KubeObject } from '../api/types';
 import { ApiStatusError } from '../client/api-client';
 import { EventRecorder } from '../client/events';
 import type { Informer } from '../client/informer';
-import { controllerOf, controllerRef, objectKey, type ControllerContext, type Reconciler, type Result } from './controller';
+import { claimCandidates, controlledBy, controllerOf, controllerRef, objectKey, STATUS_COALESCE_MS, type ControllerContext, type Reconciler, type Result } from './controller';
 import type { SharedInformers } from './informers';
 import type { ControllerFactory } from './manager';
-import { computeHash, equalIgnoreHash, POD_TEMPLATE_HASH_LABEL, templateWithHash } from './pod-template';
+import { comparableTemplate, comparableTemplateOf, computeHash, equalIgnoreHash, POD_TEMPLATE_HASH_LABEL, templateWithHash } from './pod-template';
 import { claimObjects, isPodTerminal } from './replicaset-controller';
 
 const PODS = resolveResourceName('pods')!;
@@ -183,6 +183,14 @@ function statusEqual(a: any, b: any): boolean {
 
 // ---------------------------------------------------------------------------
 
+/** Whether a ReplicaSet update changed only its status (same generation, labels, annotations, owners, deletion state). */
+function onlyStatusMoved(old: KubeObject, rs: KubeObject): boolean {
+  const a = old.metadata;
+  const b = rs.metadata;
+  return a.generation === b.generation && !!a.deletionTimestamp === !!b.deletionTimestamp &&
+    JSON.stringify([a.labels, a.annotations, a.ownerReferences]) === JSON.stringify([b.labels, b.annotations, b.ownerReferences]);
+}
+
 /**
  * The Deployment controller (pkg/controller/deployment): one ReplicaSet per
  * pod template (named `<deployment>-<pod-template-hash>`), rolled from old
@@ -205,7 +213,7 @@ export class DeploymentController implements Reconciler {
     this.recorder = new EventRecorder(ctx.client, 'deployment-controller');
   }
 
-  setup(informers: SharedInformers, enqueue: (key: string) => void): void {
+  setup(informers: SharedInformers, enqueue: (key: string, delayMs?: number) => void): void {
     this.dInformer = informers.for(DEPLOYMENTS);
     this.rsInformer = informers.for(REPLICASETS);
     this.podInformer = informers.for(PODS);
@@ -233,7 +241,9 @@ export class DeploymentController implements Reconciler {
       add: onRs,
       update: (old, rs) => {
         const oldKey = ownerKey(old);
-        if (oldKey && oldKey !== ownerKey(rs)) enqueue(oldKey);
+        const key = ownerKey(rs);
+        if (oldKey && oldKey !== key) enqueue(oldKey);
+        if (key && key === oldKey && onlyStatusMoved(old, rs)) return enqueue(key, STATUS_COALESCE_MS);
         onRs(rs);
       },
       delete: onRs,
@@ -261,7 +271,7 @@ export class DeploymentController implements Reconciler {
       // An empty selector would match every pod in the namespace; Kubernetes refuses to act.
       return;
     }
-    const candidates = this.rsInformer.list().filter((rs) => rs.metadata.namespace === d.metadata.namespace);
+    const candidates = claimCandidates(this.rsInformer, d);
     const rsList = (await claimObjects(this.ctx.client, REPLICASETS, d, selector, candidates)).map((rs) => structuredClone(rs));
 
     if (d.metadata.deletionTimestamp) return this.syncStatusOnly(d, rsList);
@@ -277,7 +287,9 @@ export class DeploymentController implements Reconciler {
 
   private split(d: KubeObject, rsList: KubeObject[]): { newRS?: KubeObject; oldRSs: KubeObject[] } {
     const sorted = [...rsList].sort(byCreation);
-    const newRS = sorted.find((rs) => equalIgnoreHash(rs.spec?.template, d.spec?.template));
+    // The Deployment may carry local changes under its stored version: its form is computed afresh.
+    const wanted = comparableTemplate(d.spec?.template);
+    const newRS = sorted.find((rs) => comparableTemplateOf(rs) === wanted);
     return { newRS, oldRSs: sorted.filter((rs) => rs !== newRS) };
   }
 
@@ -484,10 +496,14 @@ export class DeploymentController implements Reconciler {
     const sizeChanged = replicasOf(rs) !== replicas;
     if (!sizeChanged && a[DESIRED_REPLICAS_ANNOTATION] === desired && a[MAX_REPLICAS_ANNOTATION] === max) return rs;
     const from = replicasOf(rs);
-    const copy = structuredClone(rs);
-    copy.spec.replicas = replicas;
-    copy.metadata.annotations = { ...a, [DESIRED_REPLICAS_ANNOTATION]: desired, [MAX_REPLICAS_ANNOTATION]: max };
-    const updated = await this.ctx.client.update(REPLICASETS, copy);
+    // A merge patch, not an update carrying the cached resourceVersion: the
+    // ReplicaSet controller rewrites status on every pod readiness change,
+    // so an update from the cache conflicts (and is retried) most of the
+    // time during a rollout. The uid keeps it from landing on a namesake.
+    const updated = await this.ctx.client.patch(REPLICASETS, rs.metadata.namespace, rs.metadata.name!, {
+      metadata: { uid: rs.metadata.uid, annotations: { [DESIRED_REPLICAS_ANNOTATION]: desired, [MAX_REPLICAS_ANNOTATION]: max } },
+      spec: { replicas },
+    }, 'merge');
     // Later steps of this sync see the write.
     Object.assign(rs, { metadata: updated.metadata, spec: updated.spec });
     if (sizeChanged) {
@@ -587,11 +603,7 @@ export class DeploymentController implements Reconciler {
   /** Whether any pod of an old RS still exists and is not terminal (Recreate waits for them to be gone). */
   private oldPodsRunning(oldRSs: KubeObject[]): boolean {
     if (statusReplicas(oldRSs) > 0) return true;
-    const oldUids = new Set(oldRSs.map((rs) => rs.metadata.uid));
-    return this.podInformer.list().some((p) => {
-      const ref = controllerOf(p);
-      return !!ref && oldUids.has(ref.uid) && !isPodTerminal(p);
-    });
+    return oldRSs.some((rs) => controlledBy(this.podInformer, rs).some((p) => !isPodTerminal(p)));
   }
 
   /** Deletes the oldest zero-replica RSes beyond revisionHistoryLimit. */

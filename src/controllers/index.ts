@@ -6,6 +6,7 @@ import { replicaSetControllerFactory } from './replicaset-controller';
 import { deploymentControllerFactory } from './deployment-controller';
 import { garbageCollectorFactory } from './garbage-collector';
 import { namespaceControllerFactory } from './namespace-controller';
+import { endpointsControllerFactory } from './endpoints-controller';
 
 /**
  * Every controller `mk server` runs, in start order. Adding a controller is
@@ -19,4 +20,5 @@ export const controllerFactories: ControllerFactory[] = [
   deploymentControllerFactory,
   garbageCollectorFactory,
   namespaceControllerFactory,
+  endpointsControllerFactory,
 ];

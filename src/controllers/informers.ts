@@ -2,6 +2,7 @@ import type { ResourceType } from '../api/registry';
 import type { KubeObject } from '../api/types';
 import type { KubeClient } from '../client/api-client';
 import { Informer } from '../client/informer';
+import { BY_CONTROLLER, controllerIndexValues } from './controller';
 
 /**
  * One informer per kind for the whole controller manager: every controller
@@ -17,7 +18,7 @@ export class SharedInformers {
   for<T extends KubeObject = KubeObject>(rt: ResourceType): Informer<T> {
     let informer = this.informers.get(rt);
     if (!informer) {
-      informer = new Informer(this.client, rt);
+      informer = new Informer(this.client, rt).addIndex(BY_CONTROLLER, controllerIndexValues);
       this.informers.set(rt, informer);
       if (this.started) void informer.start();
     }

@@ -3,7 +3,7 @@ import type { KubeObject } from '../api/types';
 import { ApiStatusError, type KubeClient } from '../client/api-client';
 import { EventRecorder } from '../client/events';
 import type { Informer } from '../client/informer';
-import { controllerOf, controllerOwnerKey, controllerRef, objectKey, splitKey, type ControllerContext, type Reconciler, type Result } from './controller';
+import { controlledBy, controllerOf, controllerOwnerKey, controllerRef, objectKey, splitKey, type ControllerContext, type Reconciler, type Result } from './controller';
 import type { ControllerFactory } from './manager';
 
 const JOBS = resolveResourceName('jobs')!;
@@ -180,8 +180,7 @@ export class JobController implements Reconciler {
   }
 
   private ownedPods(job: KubeObject): KubeObject[] {
-    const uid = job.metadata.uid;
-    return this.pods.list().filter((p) => p.metadata.namespace === job.metadata.namespace && controllerOf(p)?.uid === uid);
+    return controlledBy(this.pods, job);
   }
 
   /** Created pods the informer has not shown yet; forgets them once seen or after a minute. */

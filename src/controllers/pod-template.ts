@@ -89,9 +89,36 @@ function withoutHash(template: any): any {
   return copy;
 }
 
+/** The form EqualIgnoreHash compares: the template, semantically normalized, without the pod-template-hash label. */
+export function comparableTemplate(template: unknown): string {
+  return stableStringify(semanticForm(withoutHash(template)));
+}
+
 /** deploymentutil.EqualIgnoreHash: the templates are equal once the pod-template-hash label is left out of both. */
 export function equalIgnoreHash(a: unknown, b: unknown): boolean {
-  return stableStringify(semanticForm(withoutHash(a))) === stableStringify(semanticForm(withoutHash(b)));
+  return comparableTemplate(a) === comparableTemplate(b);
+}
+
+const comparableTemplates = new Map<string, string>();
+const COMPARABLE_TEMPLATES_KEPT = 10_000;
+
+/**
+ * comparableTemplate of a stored object's spec.template, remembered per
+ * object version (uid + resourceVersion; a stored version never changes). A
+ * Deployment sync compares its template with each of its ReplicaSets', and
+ * it syncs on every change of their status.
+ */
+export function comparableTemplateOf(obj: KubeObject): string {
+  const { uid, resourceVersion } = obj.metadata;
+  if (!uid || !resourceVersion) return comparableTemplate(obj.spec?.template);
+  const version = `${uid}/${resourceVersion}`;
+  let found = comparableTemplates.get(version);
+  if (found === undefined) {
+    if (comparableTemplates.size >= COMPARABLE_TEMPLATES_KEPT) comparableTemplates.clear();
+    found = comparableTemplate(obj.spec?.template);
+    comparableTemplates.set(version, found);
+  }
+  return found;
 }
 
 /** A copy of the template with the pod-template-hash label set. */

@@ -4,7 +4,7 @@ import type { KubeObject } from '../api/types';
 import { ApiStatusError, type KubeClient } from '../client/api-client';
 import { EventRecorder } from '../client/events';
 import type { Informer } from '../client/informer';
-import { controllerOf, controllerRef, objectKey, type ControllerContext, type Reconciler, type Result } from './controller';
+import { claimCandidates, controllerOf, controllerRef, STATUS_COALESCE_MS, objectKey, type ControllerContext, type Reconciler, type Result } from './controller';
 import { Expectations } from './expectations';
 import type { SharedInformers } from './informers';
 import type { ControllerFactory } from './manager';
@@ -165,7 +165,7 @@ export class ReplicaSetController implements Reconciler {
     this.recorder = new EventRecorder(ctx.client, 'replicaset-controller');
   }
 
-  setup(informers: SharedInformers, enqueue: (key: string) => void): void {
+  setup(informers: SharedInformers, enqueue: (key: string, delayMs?: number) => void): void {
     this.rsInformer = informers.for(REPLICASETS);
     this.podInformer = informers.for(PODS);
     this.rsInformer.on({
@@ -202,8 +202,12 @@ export class ReplicaSetController implements Reconciler {
           this.expectations.deletionObserved(key, objectKey(pod));
         }
         if (oldKey && oldKey !== key) enqueue(oldKey);
-        if (key) enqueue(key);
-        else if (oldKey !== key || JSON.stringify(old.metadata.labels) !== JSON.stringify(pod.metadata.labels)) enqueueSelecting(pod);
+        const relabelled = JSON.stringify(old.metadata.labels) !== JSON.stringify(pod.metadata.labels);
+        if (key) {
+          // Only the pod's status (or binding) moved: what the ReplicaSet reports, not what it must do.
+          const statusOnly = oldKey === key && !relabelled && !!old.metadata.deletionTimestamp === !!pod.metadata.deletionTimestamp;
+          enqueue(key, statusOnly ? STATUS_COALESCE_MS : 0);
+        } else if (oldKey !== key || relabelled) enqueueSelecting(pod);
       },
       delete: (pod) => {
         const key = ownerKey(pod);
@@ -223,7 +227,7 @@ export class ReplicaSetController implements Reconciler {
     const rs = cached;
     const namespace = rs.metadata.namespace!;
     const selector = labelSelectorFromObject(rs.spec?.selector);
-    const candidates = this.podInformer.list().filter((p) => p.metadata.namespace === namespace && isPodActive(p));
+    const candidates = claimCandidates(this.podInformer, rs).filter(isPodActive);
     const satisfied = this.expectations.satisfied(key);
     const pods = await claimObjects(this.ctx.client, PODS, rs, selector, candidates);
 

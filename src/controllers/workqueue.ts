@@ -21,7 +21,7 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
   private waiters: Array<() => void> = [];
   private shuttingDown = false;
   private readonly baseDelayMs: number;
@@ -44,17 +44,26 @@ export class WorkQueue {
     this.waiters.shift()?.();
   }
 
-  /** Adds the key after `ms` (an earlier pending add-after for the key wins). */
+  /**
+   * Adds the key after `ms`. A key already waiting keeps the earlier of its two
+   * times, as client-go's delaying queue does: a far-off recheck (a progress
+   * deadline) must not hold back a near one.
+   */
   addAfter(key: string, ms: number): void {
     if (this.shuttingDown) return;
     if (ms <= 0) return this.add(key);
-    if (this.timers.has(key)) return;
+    const due = Date.now() + ms;
+    const pending = this.timers.get(key);
+    if (pending) {
+      if (pending.due <= due) return;
+      clearTimeout(pending.timer);
+    }
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, ms);
     timer.unref?.();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, due });
   }
 
   /** Re-adds a key that failed, after its per-key exponential backoff. */
@@ -99,7 +108,7 @@ export class WorkQueue {
 
   shutDown(): void {
     this.shuttingDown = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     for (const w of this.waiters.splice(0)) w();
   }

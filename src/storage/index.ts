@@ -1,20 +1,33 @@
 import * as path from 'node:path';
+import { EtcdStore, type EtcdStoreOptions } from './etcd';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite';
 import type { Store } from './store';
 
 export * from './store';
 
+export interface StoreOptions extends SqliteStoreOptions {
+  /** TLS files and key prefix, for etcd endpoints. */
+  etcd?: Pick<EtcdStoreOptions, 'caFile' | 'certFile' | 'keyFile' | 'prefix'>;
+}
+
 /**
  * Opens the datastore an endpoint names, choosing the engine by scheme (as
  * k3s's `--datastore-endpoint` does):
  *   ''  or  sqlite:///path/state.db   embedded SQLite (default: <dataDir>/state.db)
- *   http(s)://host:2379[,...]         etcd
+ *   http(s)://host:2379[,...]         etcd (comma-separated members of one cluster)
  */
-export async function openStore(endpoint: string | undefined, dataDir: string, options: SqliteStoreOptions = {}): Promise<Store> {
-  if (!endpoint) return new SqliteStore(path.join(dataDir, 'state.db'), options);
-  if (endpoint.startsWith('sqlite://')) return new SqliteStore(endpoint.slice('sqlite://'.length), options);
+export async function openStore(endpoint: string | undefined, dataDir: string, options: StoreOptions = {}): Promise<Store> {
+  const { etcd, ...compaction } = options;
+  if (!endpoint) return new SqliteStore(path.join(dataDir, 'state.db'), compaction);
+  if (endpoint.startsWith('sqlite://')) return new SqliteStore(endpoint.slice('sqlite://'.length), compaction);
   if (/^https?:\/\//.test(endpoint)) {
-    throw new Error(`the etcd datastore (${endpoint}) is not available in this version of mk yet; use the default SQLite datastore`);
+    const endpoints = endpoint.split(',').map((e) => e.trim()).filter(Boolean);
+    const bad = endpoints.find((e) => !/^https?:\/\/[^/]+\/?$/.test(e));
+    if (bad) throw new Error(`invalid etcd endpoint "${bad}" in --datastore-endpoint: expected http(s)://host:port`);
+    if (new Set(endpoints.map((e) => e.startsWith('https:'))).size > 1) {
+      throw new Error('--datastore-endpoint: the etcd endpoints must be all http:// or all https://');
+    }
+    return new EtcdStore({ endpoints: endpoints.map((e) => e.replace(/\/$/, '')), ...etcd, ...compaction });
   }
-  throw new Error(`unsupported --datastore-endpoint "${endpoint}": expected sqlite:///path or http(s)://etcd-host:2379`);
+  throw new Error(`unsupported --datastore-endpoint "${endpoint}": expected sqlite:///path or http(s)://etcd-host:2379[,http(s)://...]`);
 }

@@ -236,6 +236,8 @@ export class SqliteStore implements Store {
     for (const row of this.stmt.history.iterate(fromRevision, this.committed, prefix, prefixEnd(prefix))) {
       handler(this.eventOf(row));
     }
+    // History is complete up to here (the watch cache waits for this before serving resumes from it).
+    if (this.committed > fromRevision) onProgress?.(this.committed);
     const subscriber: Subscriber = { prefix, handler, onProgress };
     this.subscribers.add(subscriber);
     return { cancel: () => this.subscribers.delete(subscriber) };

@@ -57,6 +57,19 @@ export class ValueTooLargeError extends Error {
   }
 }
 
+/**
+ * Thrown by any operation when the datastore cannot be reached (`timeout`
+ * false: the API server answers 503 ServiceUnavailable) or did not answer in
+ * time (`timeout` true: 504 Timeout; the write may still have happened).
+ * Transient: the engine reconnects by itself, and retrying later is right.
+ */
+export class DatastoreUnavailableError extends Error {
+  constructor(message: string, readonly timeout = false) {
+    super(message);
+    this.name = 'DatastoreUnavailableError';
+  }
+}
+
 export interface Watch {
   /** Stops delivery; no handler call happens after it returns. */
   cancel(): void;
@@ -88,16 +101,26 @@ export interface Store {
    * under `prefix` up to `revision` has been delivered, although the write at
    * `revision` was elsewhere. A watcher of a quiet prefix uses it to keep its
    * own revision current, so what it serves does not fall behind compaction.
+   * Engines whose history arrives after watch() resolves (etcd) say when it
+   * is complete only this way, or by an event at or past the revision the
+   * watcher waits for.
+   *
+   * A watch survives losing the datastore: the engine reconnects and resumes
+   * after the last delivered revision, with nothing lost or repeated.
+   * `onError` (called at most once, then nothing more is delivered) says it
+   * could not: CompactedError when the resume revision was compacted away
+   * while the datastore was out of reach. The watcher must relist.
    */
   watch(
     prefix: string, fromRevision: number, handler: (event: StoreEvent) => void,
     onProgress?: (revision: number) => void,
+    onError?: (err: Error) => void,
   ): Promise<Watch>;
 
   /** Drops history at or below `revision` (live keys keep their newest value). */
   compact(revision: number): Promise<void>;
 
-  /** Answers whether the datastore is reachable (used by /readyz). */
+  /** Answers whether the datastore is reachable (used by /readyz); answers false rather than waiting long. */
   healthy(): Promise<boolean>;
 
   close(): Promise<void>;

@@ -25,6 +25,11 @@ export interface CacheEvent {
 /** Receives events in revision order. Filtering by namespace and selectors is the watcher's job. */
 export type CacheWatcher = (event: CacheEvent) => void;
 
+/** How long a write waits for its own event to reach the cache before it is answered anyway. */
+const WRITE_SYNC_TIMEOUT_MS = 5000;
+const RELIST_RETRY_MIN_MS = 200;
+const RELIST_RETRY_MAX_MS = 5000;
+
 /** Thrown by watch() when the asked-for revision is older than the cache's window. */
 export class TooOldError extends Error {
   constructor(readonly requested: number, readonly oldest: number) {
@@ -43,8 +48,14 @@ export class WatchCache {
   private readonly state = new Map<string, CachedObject>();
   private readonly ring: CacheEvent[] = [];
   private ringStart = 0;
-  private readonly watchers = new Set<CacheWatcher>();
+  /** Each watcher with what ends it (its stream) when the cache must relist. */
+  private readonly watchers = new Map<CacheWatcher, (() => void) | undefined>();
   private storeWatch?: Watch;
+  private stopped = false;
+  /** The newest revision evicted from the ring: resumes from before it cannot be served. */
+  private evictedThrough = 0;
+  /** Writes waiting for their event to reach the cache (see waitFor). */
+  private waiters: Array<{ revision: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
   /** Sorted view of `state`, rebuilt lazily after a change. */
   private sorted?: CachedObject[];
   /** The store revision this cache is consistent with (its own newest event, or a later write elsewhere). */
@@ -64,35 +75,140 @@ export class WatchCache {
    * follows live writes. Resolves when the cache is consistent with the store.
    */
   async start(): Promise<void> {
+    await this.load(true);
+  }
+
+  /**
+   * Lists, then watches from the compacted revision (`withHistory`, to fill
+   * the ring) or from the list. History older than the list only fills the
+   * ring; until all of it has arrived (etcd delivers it after watch()
+   * resolves; SQLite before) the ring serves only resumes from the list on.
+   */
+  private async load(withHistory: boolean): Promise<void> {
     const listed = await this.store.list(this.prefix);
+    this.state.clear();
     for (const kv of listed.items) {
       const { object, json } = this.decode(kv.value, kv.revision);
       this.state.set(kv.key, { key: kv.key, object, json, revision: kv.revision });
     }
+    this.sorted = undefined;
     this.revision = listed.revision;
-    const from = await this.store.compactedRevision();
-    this.oldestRevision = from;
     const listedAt = listed.revision;
+    const from = withHistory ? Math.min(await this.store.compactedRevision(), listedAt) : listedAt;
+    this.oldestRevision = Math.max(listedAt, this.evictedThrough);
     // While history up to the list is replayed, this tracks each key's value so events carry `prev`.
-    let replayed: Map<string, CachedObject> | undefined = new Map();
+    let replayed: Map<string, CachedObject> | undefined = from < listedAt ? new Map() : undefined;
+    const caughtUp = (revision: number): void => {
+      if (!replayed || revision < listedAt) return;
+      replayed = undefined;
+      this.oldestRevision = Math.max(from, this.evictedThrough);
+    };
     this.storeWatch = await this.store.watch(
       this.prefix, from,
       (e) => {
-        if (e.kv.revision <= listedAt && replayed) this.onHistoryEvent(e, replayed);
-        else this.onStoreEvent(e);
+        if (e.kv.revision <= listedAt) {
+          if (replayed) this.onHistoryEvent(e, replayed);
+          caughtUp(e.kv.revision);
+          return;
+        }
+        caughtUp(e.kv.revision);
+        this.onStoreEvent(e);
       },
       // Writes to other kinds move this cache's revision too: a list of a quiet
       // kind must not carry a version that compaction has left behind.
       (revision) => {
-        if (revision > this.revision) this.revision = revision;
+        caughtUp(revision);
+        if (revision > this.revision) {
+          this.revision = revision;
+          this.wake();
+        }
       },
+      (err) => this.relist(err),
     );
-    replayed = undefined;
+    this.wake();
+  }
+
+  /**
+   * The store could not resume its watch (history compacted while the
+   * datastore was out of reach). As the Kubernetes cacher does: end every
+   * watch (clients resume, or relist on 410), forget the ring, and load the
+   * current state again, retrying until the datastore answers.
+   */
+  private relist(_err: Error): void {
+    this.storeWatch = undefined;
+    if (this.stopped) return;
+    this.endWatchers();
+    this.ring.length = 0;
+    this.ringStart = 0;
+    let delay = RELIST_RETRY_MIN_MS;
+    const attempt = (): void => {
+      if (this.stopped) return;
+      this.load(false).catch(() => {
+        if (this.stopped) return;
+        setTimeout(attempt, delay).unref();
+        delay = Math.min(delay * 2, RELIST_RETRY_MAX_MS);
+      });
+    };
+    attempt();
+  }
+
+  private endWatchers(): void {
+    const ends = [...this.watchers.values()];
+    this.watchers.clear();
+    for (const end of ends) {
+      try {
+        end?.();
+      } catch {
+        // one watcher's failure to close must not keep the others open
+      }
+    }
   }
 
   stop(): void {
+    this.stopped = true;
     this.storeWatch?.cancel();
     this.watchers.clear();
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    this.waiters = [];
+  }
+
+  /**
+   * Resolves once the cache has seen `revision` (a write just acknowledged
+   * by the store), so that what this server answers next includes it: read
+   * your own writes. Immediate when the store delivers events before it
+   * acknowledges (SQLite); one watch delivery later with etcd. Gives up
+   * after a few seconds, when the watch is broken: the write did happen.
+   */
+  waitFor(revision: number): Promise<void> {
+    if (this.revision >= revision || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        revision,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve();
+        }, WRITE_SYNC_TIMEOUT_MS),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const still = [];
+    for (const w of this.waiters) {
+      if (w.revision <= this.revision) {
+        clearTimeout(w.timer);
+        w.resolve();
+      } else {
+        still.push(w);
+      }
+    }
+    this.waiters = still;
   }
 
   get(key: string): CachedObject | undefined {
@@ -114,14 +230,16 @@ export class WatchCache {
 
   /**
    * Streams events after `fromRevision` to `watcher`, then live events.
-   * Throws TooOldError when that history is no longer held.
+   * Throws TooOldError when that history is no longer held. `onEnd` is
+   * called if the cache has to relist and so ends every watch; the watcher
+   * is then already removed.
    */
-  watch(fromRevision: number, watcher: CacheWatcher): () => void {
+  watch(fromRevision: number, watcher: CacheWatcher, onEnd?: () => void): () => void {
     if (fromRevision < this.oldestRevision) throw new TooOldError(fromRevision, this.oldestRevision);
     for (let i = this.ringStart; i < this.ring.length; i++) {
       if (this.ring[i].revision > fromRevision) watcher(this.ring[i]);
     }
-    this.watchers.add(watcher);
+    this.watchers.set(watcher, onEnd);
     return () => this.watchers.delete(watcher);
   }
 
@@ -146,7 +264,8 @@ export class WatchCache {
     this.sorted = undefined;
     this.revision = e.kv.revision;
     this.remember(event);
-    for (const w of this.watchers) {
+    this.wake();
+    for (const w of this.watchers.keys()) {
       try {
         w(event);
       } catch {
@@ -158,7 +277,8 @@ export class WatchCache {
   private remember(event: CacheEvent): void {
     this.ring.push(event);
     if (this.ring.length - this.ringStart > this.capacity) {
-      this.oldestRevision = this.ring[this.ringStart].revision;
+      this.evictedThrough = this.ring[this.ringStart].revision;
+      this.oldestRevision = Math.max(this.oldestRevision, this.evictedThrough);
       this.ringStart++;
       this.compactRing();
     }

@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { apiVersionOf, resourceTypes } from '../../src/api/registry';
+import { apiVersionOf, resourceTypes, virtualResourceTypes } from '../../src/api/registry';
+
+/** Every kind discovery lists: the stored ones and those only created (access reviews). */
+const served = [...resourceTypes, ...virtualResourceTypes];
 import { startTestServer, type TestServer } from '../helpers';
 import { API_ONLY, expectStatus, rawRequest } from './fixtures';
 
@@ -78,12 +81,12 @@ describe('discovery', () => {
   });
 
   const groupVersionPaths = [...new Set(['/api/v1', '/apis/apps/v1', '/apis/coordination.k8s.io/v1',
-    ...resourceTypes.map((rt) => (rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`))])];
+    ...served.map((rt) => (rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`))])];
 
   test('/apis lists every group of the registry', async () => {
     const res = await ts.api('GET', '/apis');
     const names = res.body.groups.map((g: any) => g.name).sort();
-    expect(names).toEqual([...new Set(resourceTypes.filter((rt) => rt.group).map((rt) => rt.group))].sort());
+    expect(names).toEqual([...new Set(served.filter((rt) => rt.group).map((rt) => rt.group))].sort());
   });
 
   test.each(groupVersionPaths)('%s lists every kind of its group version, with verbs and short names', async (p) => {
@@ -92,13 +95,14 @@ describe('discovery', () => {
     const groupVersion = p === '/api/v1' ? 'v1' : p.slice('/apis/'.length);
     expect(res.body).toMatchObject({ kind: 'APIResourceList', groupVersion });
     const byName = new Map<string, any>(res.body.resources.map((r: any) => [r.name, r]));
-    const expected = resourceTypes.filter((rt) => apiVersionOf(rt) === groupVersion);
+    const expected = served.filter((rt) => apiVersionOf(rt) === groupVersion);
     expect(expected.length).toBeGreaterThan(0);
     for (const rt of expected) {
       const r = byName.get(rt.plural);
       expect(r).toBeDefined();
       expect(r).toMatchObject({ name: rt.plural, singularName: rt.singular, kind: rt.kind, namespaced: rt.namespaced });
-      expect([...r.verbs].sort()).toEqual(['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
+      expect([...r.verbs].sort()).toEqual([...rt.verbs].sort());
+      if (resourceTypes.includes(rt)) expect([...r.verbs].sort()).toEqual(['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
       expect(r.shortNames ?? []).toEqual(rt.shortNames);
       for (const sub of rt.subresources) expect(byName.get(`${rt.plural}/${sub}`)).toBeDefined();
     }

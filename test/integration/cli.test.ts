@@ -222,7 +222,7 @@ describe('mk get', () => {
     const [podBlock, svcBlock] = poSvc.stdout.trim().split('\n\n');
     expect(rows(podBlock).map((r) => r[0])).toEqual(['NAME', 'pod/stdin-pod', 'pod/web']);
     expect(rows(svcBlock)[0].slice(0, 2)).toEqual(['NAME', 'TYPE']);
-    expect(rows(svcBlock).slice(1).map((r) => r[0])).toEqual(['service/stdin-svc', 'service/web']);
+    expect(rows(svcBlock).slice(1).map((r) => r[0])).toEqual(['service/kubernetes', 'service/stdin-svc', 'service/web']);
 
     expect(yaml.code).toBe(0);
     const obj = YAML.parse(yaml.stdout);

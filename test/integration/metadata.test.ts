@@ -58,9 +58,17 @@ test('uid and creationTimestamp are assigned by the server and cannot be changed
   expect(created.metadata.creationTimestamp).not.toBe('2000-01-01T00:00:00Z');
   expect(Math.abs(Date.parse(created.metadata.creationTimestamp) - Date.now())).toBeLessThan(60_000);
 
+  // A different uid in an update is a failed precondition (409), as in Kubernetes; creationTimestamp is carried over.
+  const otherUid = await ts.api('PUT', pathOf(configmaps, 'default', 'identity'), {
+    ...created,
+    metadata: { ...created.metadata, uid: 'other' },
+    data: { changed: 'yes' },
+  });
+  expectStatus(otherUid, 409, 'Conflict');
+  expect(otherUid.body.message).toContain('Precondition failed: UID in precondition: other');
   const put = await ts.api('PUT', pathOf(configmaps, 'default', 'identity'), {
     ...created,
-    metadata: { ...created.metadata, uid: 'other', creationTimestamp: '2000-01-01T00:00:00Z' },
+    metadata: { ...created.metadata, creationTimestamp: '2000-01-01T00:00:00Z' },
     data: { changed: 'yes' },
   });
   expect(put.status).toBe(200);

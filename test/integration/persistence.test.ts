@@ -105,7 +105,7 @@ interface Child {
 
 /** Runs `mk server` as its own process and waits for the line that says where it serves. */
 async function spawnServer(dataDir: string): Promise<Child> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'server', '--data-dir', dataDir, '--port', '0'], {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'server', '--data-dir', dataDir, '--port', '0', '--disable-proxy'], {
     cwd: ROOT,
     // Outside production oclif would load the TypeScript sources; this test is about the built binary.
     env: { ...process.env, NODE_ENV: 'production' },

@@ -142,6 +142,7 @@ class ScriptedRuntime implements ContainerRuntime {
   removeContainer = notUsed;
   listPods = notUsed;
   containerStatus = notUsed;
+  portForward = notUsed;
   onEvent = (): (() => void) => () => undefined;
   close = async (): Promise<void> => undefined;
 }
@@ -201,7 +202,7 @@ beforeAll(async () => {
   runtime.setLogs('c-web-0', [{ time: new Date(t0), text: 'panic: the previous run crashed' }]);
   runtime.setLogs('c-duo-a', [line(1, 'from a')]);
   runtime.setLogs('c-duo-b', [line(1, 'from b')]);
-  agent = new AgentServer({ runtime, token: ts.token, resolveContainer });
+  agent = new AgentServer({ runtime, token: ts.token, resolveContainer, resolveSandbox: notUsed });
   agentPort = await agent.listen(0, '127.0.0.1');
 
   await create(ts, NODES, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } });

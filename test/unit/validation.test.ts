@@ -559,19 +559,20 @@ describe('unknown fields', () => {
     return o;
   };
 
-  it('Strict: each one is a cause and nothing is removed', () => {
-    const { causes, warnings, obj } = check(withUnknown(), undefined, 'Strict');
-    expect(causes).toEqual([
-      { reason: 'FieldValueInvalid', field: 'spec.containers[0].bar', message: 'unknown field "spec.containers[0].bar"' },
-      { reason: 'FieldValueInvalid', field: 'spec.foo', message: 'unknown field "spec.foo"' },
-    ]);
+  it('Strict: each one is a strict error, nothing is removed and nothing else is checked', () => {
+    const o = withUnknown();
+    o.spec.containers[0].image = ''; // invalid, but a strict decoding error comes first
+    const { causes, warnings, strictErrors, obj } = check(o, undefined, 'Strict');
+    expect(strictErrors).toEqual(['unknown field "spec.containers[0].bar"', 'unknown field "spec.foo"']);
+    expect(causes).toEqual([]);
     expect(warnings).toEqual([]);
     expect(obj.spec.foo).toBe(1);
   });
 
   it('Warn: removed, with a warning each', () => {
-    const { causes, warnings, obj } = check(withUnknown(), undefined, 'Warn');
+    const { causes, warnings, strictErrors, obj } = check(withUnknown(), undefined, 'Warn');
     expect(causes).toEqual([]);
+    expect(strictErrors).toEqual([]);
     expect(warnings).toEqual(['unknown field "spec.containers[0].bar"', 'unknown field "spec.foo"']);
     expect(obj.spec.foo).toBeUndefined();
     expect(obj.spec.containers[0].bar).toBeUndefined();

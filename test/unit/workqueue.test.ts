@@ -65,6 +65,19 @@ describe('WorkQueue', () => {
     q.shutDown();
   });
 
+  test('a nearer addAfter replaces a farther pending one (a long recheck must not hold back a short one)', async () => {
+    const q = new WorkQueue();
+    const start = Date.now();
+    q.addAfter('x', 60_000);
+    q.addAfter('x', 40);
+    expect(await q.get()).toBe('x');
+    expect(Date.now() - start).toBeLessThan(5_000);
+    q.done('x');
+    // The farther timer is gone: nothing else comes.
+    expect(q.length).toBe(0);
+    q.shutDown();
+  });
+
   test('get resolves undefined after shutDown', async () => {
     const q = new WorkQueue();
     const pending = q.get();

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import { PassThrough, Readable, Transform, Writable, type Duplex, type TransformCallback } from 'node:stream';
+// Before dockerode: it keeps the parts of dockerode mk never calls from loading.
+import './deferred-modules';
 import Docker from 'dockerode';
 import {
   ImagePullError,
@@ -17,6 +19,7 @@ import {
   type SandboxConfig,
   type SandboxStatus,
 } from './runtime';
+import { dialTcp } from './tcp';
 
 /*
  * The Docker adapter of ContainerRuntime: the one file in mk that imports
@@ -388,7 +391,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
     try {
-      return statusFromInspect(await this.docker.getContainer(id).inspect());
+      const info = await this.docker.getContainer(id).inspect();
+      // The next relist then needs no inspect of its own (a just-started container would cost one each).
+      this.inspectCache.set(id, { state: listedState(info), info });
+      return statusFromInspect(info);
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
@@ -506,6 +512,26 @@ export class DockerRuntime implements ContainerRuntime {
         }
       },
     };
+  }
+
+  /**
+   * The sandbox holds the pod's network namespace on the docker bridge, and
+   * the bridge is reachable from the host: the pod's port is its IP's port.
+   * (A server bound to the pod's loopback only is out of reach this way;
+   * the kubelet enters the namespace and dials localhost.)
+   */
+  async portForward(sandboxId: string, port: number): Promise<Duplex> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(sandboxId).inspect();
+    } catch (err) {
+      if (statusCode(err) === 404) throw new Error(`failed to find sandbox "${sandboxId}"`);
+      throw err;
+    }
+    if (!info.State.Running) throw new Error(`network namespace for sandbox "${sandboxId}" is closed`);
+    const ip = sandboxFromInspect(info).ip;
+    if (!ip) throw new Error(`sandbox "${sandboxId}" has no address on a docker network`);
+    return dialTcp(ip, port);
   }
 
   // ---- events ----------------------------------------------------------

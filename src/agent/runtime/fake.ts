@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import {
   ImagePullError,
   LABELS,
@@ -330,6 +330,12 @@ export class FakeRuntime implements ContainerRuntime {
       exitCode: Promise.resolve(result.exitCode),
       resize: async () => undefined,
     };
+  }
+
+  /** Fake pods have addresses but no network: nothing can be reached in them. */
+  async portForward(sandboxId: string, port: number): Promise<Duplex> {
+    if (!this.sandboxes.has(sandboxId)) throw new Error(`failed to find sandbox "${sandboxId}"`);
+    throw new Error(`the fake runtime has no pod network: nothing listens on port ${port} (run the agent with --runtime docker to forward to real containers)`);
   }
 
   onEvent(handler: (event: RuntimeEvent) => void): () => void {

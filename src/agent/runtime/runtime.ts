@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /**
  * The container runtime contract of the agent (mk's CRI). The kubelet side
@@ -188,6 +188,12 @@ export interface ContainerRuntime {
 
   logs(containerId: string, opts: LogOptions): Promise<Readable>;
   exec(containerId: string, command: string[], opts: ExecOptions): Promise<ExecSession>;
+  /**
+   * A TCP connection to `port` inside the sandbox's network namespace (CRI
+   * PortForward), for pods/portforward. Rejects with a message saying why
+   * (sandbox gone, nothing listening) when it cannot be made.
+   */
+  portForward(sandboxId: string, port: number): Promise<Duplex>;
 
   /** Subscribes to runtime events; returns the unsubscribe function. */
   onEvent(handler: (event: RuntimeEvent) => void): () => void;
