@@ -17,6 +17,9 @@ import type { KubeObject } from './types';
  * - `.`: the element holding it is itself in the set (written only when it
  *   also has children; an element whose set is `{}` is in the set).
  * Everything else (scalars, atomic lists and maps) is a leaf: owned whole.
+ * Sets are stored with their elements in the order they were built:
+ * fieldsV1 is a set, and kubectl and client-go read it as one (`canonical`
+ * gives structured-merge-diff's order, for where a set is shown).
  *
  * The shape of values comes from the kind's OpenAPI schema in `schemas.ts`.
  * A list without `x-kubernetes-list-type` is atomic unless it carries a
@@ -108,17 +111,21 @@ export function itemPathElement(item: unknown, schema: JSONSchema | undefined, t
   if (type === 'set') return `v:${JSON.stringify(item)}`;
   if (!isObject(item)) throw new FieldPathError('associative list with keys may not have non-map elements');
   const keys = listKeys(schema);
-  const sorted = keys.length > 1 ? [...keys].sort() : keys;
-  const parts: string[] = [];
-  for (const k of sorted) {
-    let v = hasOwn(item, k) ? item[k] : undefined;
-    if (v === undefined || v === null) v = schema?.items?.properties?.[k]?.default;
-    if (v === undefined || v === null) {
-      throw new FieldPathError(`associative list with keys has an element that omits key field ${JSON.stringify(k)} (and doesn't have default value)`);
-    }
-    parts.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
+  if (keys.length === 1) return `k:{${keyField(item, schema, keys[0])}}`;
+  const sorted = [...keys].sort();
+  let out = 'k:{';
+  for (let i = 0; i < sorted.length; i++) out += (i ? ',' : '') + keyField(item, schema, sorted[i]);
+  return `${out}}`;
+}
+
+/** `"name":"web"`: one key of a list item, a missing one taking its schema default. */
+function keyField(item: Record<string, unknown>, schema: JSONSchema | undefined, key: string): string {
+  let v = hasOwn(item, key) ? item[key] : undefined;
+  if (v === undefined || v === null) v = schema?.items?.properties?.[key]?.default;
+  if (v === undefined || v === null) {
+    throw new FieldPathError(`associative list with keys has an element that omits key field ${JSON.stringify(key)} (and doesn't have default value)`);
   }
-  return `k:{${parts.join(',')}}`;
+  return `${JSON.stringify(key)}:${JSON.stringify(v)}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -286,45 +293,13 @@ function valueRank(v: unknown): number {
   return 5;
 }
 
-/**
- * A set with its elements in structured-merge-diff's order (how `fieldsV1`
- * is written), `.` first. Returns `set` itself when it is in that order
- * already.
- */
+/** A set with its elements in structured-merge-diff's order (as Kubernetes writes fieldsV1), `.` first. */
 export function canonical(set: FieldSet): FieldSet {
-  if (isCanonical(set)) return set;
-  const keys = Object.keys(set);
-  const member = hasOwn(set, '.');
-  const children = member ? keys.filter((k) => k !== '.') : keys;
-  let inOrder = !member || !children.length || (keys[0] === '.' && keys.length === children.length + 1);
-  if (member && !children.length && keys.length) inOrder = false;
-  for (let i = 1; inOrder && i < children.length; i++) if (comparePathElements(children[i - 1], children[i]) > 0) inOrder = false;
-  const sorted = inOrder ? children : [...children].sort(comparePathElements);
-  const canonicalChildren = sorted.map((k) => canonical(set[k]));
-  if (inOrder && canonicalChildren.every((c, i) => c === set[sorted[i]])) return set;
+  const children = Object.keys(set).filter((k) => k !== '.').sort(comparePathElements);
   const out: FieldSet = {};
-  if (member && sorted.length) out['.'] = {};
-  sorted.forEach((k, i) => (out[k] = canonicalChildren[i]));
+  if (hasOwn(set, '.') && children.length) out['.'] = {};
+  for (const k of children) out[k] = canonical(set[k]);
   return out;
-}
-
-function isCanonical(set: FieldSet): boolean {
-  let prev: string | undefined;
-  let first = true;
-  let member = false;
-  for (const k in set) {
-    if (k === '.') {
-      if (!first) return false;
-      member = true;
-    } else {
-      if (prev !== undefined && comparePathElements(prev, k) > 0) return false;
-      if (!isCanonical(set[k])) return false;
-      prev = k;
-    }
-    first = false;
-  }
-  // A lone `.` is written `{}`.
-  return !member || prev !== undefined;
 }
 
 /** A path element as Kubernetes prints it in a conflict: `.name`, `[name="web"]`, `[="x"]`, `[0]`. */
@@ -408,7 +383,7 @@ function objectFieldSet(obj: Record<string, unknown>, schema: JSONSchema | undef
     const at = `${path}.${key}`;
     if (sub === UNDECLARED) throw badRequest(`${at}: field not declared in schema`);
     const child = valueFieldSet(obj[key], sub, at, depth + 1, key, !isNamedField(schema, key));
-    if (child) out[`f:${key}`] = child;
+    if (child) out[fieldPathElement(key)] = child;
   }
 }
 
@@ -468,14 +443,14 @@ function compareObjectFields(
     for (const key in lhs) {
       if (!trackedChild(depth, parentKey, key, scope)) continue;
       const r = rhs && hasOwn(rhs, key) ? rhs[key] : undefined;
-      compareValue(lhs[key], r, fieldSchema(schema, key), out, `f:${key}`, depth + 1, key);
+      compareValue(lhs[key], r, fieldSchema(schema, key), out, fieldPathElement(key), depth + 1, key);
     }
   }
   if (rhs) {
     for (const key in rhs) {
       if (lhs && hasOwn(lhs, key)) continue;
       if (!trackedChild(depth, parentKey, key, scope)) continue;
-      compareValue(undefined, rhs[key], fieldSchema(schema, key), out, `f:${key}`, depth + 1, key);
+      compareValue(undefined, rhs[key], fieldSchema(schema, key), out, fieldPathElement(key), depth + 1, key);
     }
   }
 }
@@ -607,7 +582,8 @@ export type Managers = Map<string, ManagerSet>;
 /**
  * Reads `metadata.managedFields`; undefined when it is not a valid list of
  * entries (wrong type, unknown operation or fields type, a malformed field
- * set, a manager listed twice).
+ * set, a manager listed twice). `trusted` entries (the stored ones) are not
+ * checked again.
  */
 export function decodeManagedFields(entries: unknown, trusted = false): Managers | undefined {
   if (entries === undefined || entries === null) return new Map();
@@ -625,9 +601,10 @@ export function decodeManagedFields(entries: unknown, trusted = false): Managers
       operation: e.operation,
       apiVersion: (e.apiVersion as string | undefined) ?? '',
       subresource: (e.subresource as string | undefined) || undefined,
-      time: (e.time as string | null | undefined) ?? undefined,
+      time: typeof e.time === 'string' ? (trusted ? e.time : managedFieldsTime(new Date(e.time))) : undefined,
       set: set as FieldSet,
-      entry: e as ManagedFieldsEntry,
+      // A client's entries are written back from their fields only, as Kubernetes re-encodes them.
+      entry: trusted ? (e as ManagedFieldsEntry) : undefined,
     };
     const id = managerId(m);
     if (managers.has(id)) return undefined;

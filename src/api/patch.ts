@@ -7,8 +7,8 @@ import { ApiError, badRequest } from '../apiserver/errors';
  * its inputs, and no result shares structure with an input, so callers may
  * modify what they get back.
  *
- * Strategic merge patch is in `strategic-merge.ts`; server-side apply is not
- * implemented. The three-way patch below is the merge-patch flavour kubectl
+ * Strategic merge patch is in `strategic-merge.ts`, server-side apply in
+ * `server-side-apply.ts`. The three-way patch below is the merge-patch flavour kubectl
  * uses for kinds it has no strategic-merge schema for.
  */
 

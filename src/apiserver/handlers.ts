@@ -408,8 +408,8 @@ export function patcher(type: string, patch: unknown, strategicSchema?: JSONSche
       if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a strategic merge patch must be a JSON object');
       return (current) => applyStrategicMergePatch(current, patch, strategicSchema);
     case 'apply-patch':
-      // Not a function of the current object alone: see ResourceStorage.apply.
-      throw new Error('server-side apply goes through ResourceStorage.apply');
+      // Not a function of the current object alone (ResourceStorage.apply does it): only the scale subresource gets here.
+      throw unsupportedMediaType('server-side apply is not supported on this subresource; use application/merge-patch+json, application/strategic-merge-patch+json or application/json-patch+json');
     default:
       throw unsupportedMediaType(`PATCH needs a patch media type (application/strategic-merge-patch+json, application/merge-patch+json or application/json-patch+json), got ${type}`);
   }

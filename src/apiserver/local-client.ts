@@ -14,7 +14,7 @@ import {
 import { TooOldError } from '../storage/watch-cache';
 import { ApiError, datastoreError, gone } from './errors';
 import { objectFilter, patcher } from './handlers';
-import type { ResourceStorage } from './resources';
+import { DEFAULT_FIELD_MANAGER, type ResourceStorage } from './resources';
 import { eventTypeFor } from './watch';
 
 const PATCH_BODY_TYPES: Record<PatchType, string> = {
@@ -82,7 +82,7 @@ export class LocalClient implements KubeClient {
     return call(async () => {
       const sub = opts.subresource === 'status' ? 'status' : undefined;
       if (type === 'apply') {
-        const applied = await this.resources.apply(rt, namespace, name, structuredClone(patch), { fieldManager: opts.fieldManager ?? 'mk', force: opts.force }, sub);
+        const applied = await this.resources.apply(rt, namespace, name, structuredClone(patch), { fieldManager: opts.fieldManager ?? DEFAULT_FIELD_MANAGER, force: opts.force }, sub);
         return JSON.parse(applied.object.json);
       }
       const apply = patcher(PATCH_BODY_TYPES[type], structuredClone(patch), strategicMergeSchema(rt));

@@ -11,7 +11,7 @@ import { ApiStatusError, type KubeClient, type WatchHandle } from './api-client'
  * handlers never miss a change, only intermediate states of it.
  *
  * Objects handed out are the informer's own: treat them as read-only and
- * clone before changing one.
+ * clone before changing one. They come without `metadata.managedFields`.
  */
 
 export interface InformerOptions {
@@ -207,6 +207,10 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
+    // Nothing reads managedFields from a cache, and they can be half of a small object: dropped, as
+    // kube-controller-manager's and kube-scheduler's informers drop them (TransformStripManagedFields).
+    // An update sent from a cached object then keeps the server's (a write without them keeps the live ones).
+    if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
     const key = objectKey(obj);
     const old = this.items.get(key);
     for (const index of this.indexes.values()) {

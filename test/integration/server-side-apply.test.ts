@@ -2,6 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
+import { LocalClient } from '../../src/apiserver/local-client';
 import { tempDir, startTestServer, type TestServer } from '../helpers';
 import { API_ONLY, create, expectStatus, JSON_PATCH, kind, manifest, MERGE_PATCH, pathOf } from './fixtures';
 
@@ -173,6 +174,17 @@ describe('server-side apply', () => {
     expect((await ts.api('GET', pathOf(deployments, NS, 'dry'))).body).toEqual(before);
   });
 
+  test('in-process clients apply too, through the same storage', async () => {
+    const client = new LocalClient(ts.server.resources);
+    const config = (value: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'local', namespace: NS }, data: { a: value } });
+    const obj = await client.patch(configmaps, NS, 'local', config('1'), 'apply', { fieldManager: 'controller' });
+    expect(obj.data).toEqual({ a: '1' });
+    expect(entryOf(obj, 'controller').fieldsV1).toEqual({ 'f:data': { 'f:a': {} } });
+    await expect(client.patch(configmaps, NS, 'local', config('2'), 'apply', { fieldManager: 'other' })).rejects.toMatchObject({ code: 409, reason: 'Conflict' });
+    const forced = await client.patch(configmaps, NS, 'local', config('2'), 'apply', { fieldManager: 'other', force: true });
+    expect(forced.data).toEqual({ a: '2' });
+  });
+
   test('bad apply requests are 4xx Status', async () => {
     const path = pathOf(deployments, NS, 'bad');
     const noManager = await ts.api('PATCH', path, JSON.stringify(deploymentConfig('bad')), APPLY);
@@ -257,6 +269,9 @@ describe('managedFields on every write', () => {
     const obj = (await ts.api('GET', pathOf(deployments, NS, name))).body;
     expect(entryOf(obj, 'autoscaler', 'Update')).toMatchObject({ subresource: 'scale', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
     expect(entryOf(obj, 'alice').fieldsV1['f:spec']['f:replicas']).toBeUndefined();
+    // Applying a Scale is not served: 415, not a failure of the server.
+    const scaleApply = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name }, spec: { replicas: 1 } };
+    expectStatus(await applyTo(deployments, name, 'fieldManager=x', scaleApply, 'scale'), 415, 'UnsupportedMediaType');
   });
 
   test('managedFields [{}] clears them; they never grow past the cap however many writers', async () => {
@@ -279,14 +294,22 @@ describe('managedFields on every write', () => {
 });
 
 // ---------------------------------------------------------------------------
-// The real kubectl (skipped when none is on PATH) and mk apply
+// The real kubectl (PATH's and the pinned oldest and newest; skipped when none) and mk apply
 // ---------------------------------------------------------------------------
 
-const kubectlPath = (() => {
+/** PATH's kubectl, then the oldest and newest pinned releases beside it (the Cloud SDK's layout). */
+const kubectlBinaries = ((): Array<[string, string]> => {
   const which = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
-  return which.status === 0 ? which.stdout.trim() : undefined;
+  if (which.status !== 0) return [];
+  const onPath = which.stdout.trim();
+  const out: Array<[string, string]> = [['path', onPath]];
+  const dir = path.dirname(fs.realpathSync(onPath));
+  for (const version of ['1.27', '1.33']) {
+    const file = path.join(dir, `kubectl.${version}`);
+    if (fs.existsSync(file)) out.push([version.replace('.', '-'), file]);
+  }
+  return out;
 })();
-const withKubectl = kubectlPath ? describe : describe.skip;
 
 interface Result {
   code: number | null;
@@ -308,18 +331,21 @@ function manifestFile(dir: string, name: string, obj: unknown): string {
   return file;
 }
 
-withKubectl('kubectl apply --server-side', () => {
+if (!kubectlBinaries.length) test.skip('kubectl apply --server-side: no kubectl on PATH', () => undefined);
+
+describe.each(kubectlBinaries)('kubectl apply --server-side (kubectl %s)', (label, binary) => {
   jest.setTimeout(60_000);
   const kubeconfig = () => path.join(ts.dataDir, 'kubeconfig.yaml');
-  const kubectl = (...args: string[]) => run(kubectlPath!, ['--kubeconfig', kubeconfig(), '-n', NS, ...args], { KUBECONFIG: kubeconfig() });
   let dir: string;
+  const kubectl = (...args: string[]) =>
+    run(binary, ['--kubeconfig', kubeconfig(), '--cache-dir', path.join(dir, 'cache'), '-n', NS, ...args], { KUBECONFIG: kubeconfig() });
   beforeAll(() => {
     dir = tempDir('mk-ssa-kubectl-');
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('creates, re-applies and prunes a dropped field; conflicts are reported and --force-conflicts takes them', async () => {
-    const name = 'kc-ssa';
+    const name = `kc-ssa-${label}`;
     const v1 = manifestFile(dir, 'v1.yaml', deploymentConfig(name, {}, { app: name, tier: 'web' }));
     expect(await kubectl('apply', '--server-side', '-f', v1)).toMatchObject({ code: 0, stdout: `deployment.apps/${name} serverside-applied\n` });
     let obj = (await ts.api('GET', pathOf(deployments, NS, name))).body;
@@ -334,7 +360,8 @@ withKubectl('kubectl apply --server-side', () => {
     expect((await kubectl('scale', `deployment/${name}`, '--replicas=4')).code).toBe(0);
     const conflict = await kubectl('apply', '--server-side', '-f', v2);
     expect(conflict.code).not.toBe(0);
-    expect(conflict.stderr).toContain('Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas');
+    // kubectl scale names no field manager: it is the User-Agent's product, the binary's name (kubectl, kubectl.1.27).
+    expect(conflict.stderr).toMatch(/Apply failed with 1 conflict: conflict with "kubectl[.\d]*" with subresource "scale" using apps\/v1: \.spec\.replicas/);
     expect(conflict.stderr).toContain('--force-conflicts');
     expect((await ts.api('GET', pathOf(deployments, NS, name))).body.spec.replicas).toBe(4);
 
@@ -345,7 +372,7 @@ withKubectl('kubectl apply --server-side', () => {
   });
 
   test('get -o yaml hides managedFields unless --show-managed-fields', async () => {
-    const name = 'kc-ssa';
+    const name = `kc-ssa-${label}`;
     const hidden = await kubectl('get', 'deployment', name, '-o', 'yaml');
     expect(hidden.code).toBe(0);
     expect(YAML.parse(hidden.stdout).metadata.managedFields).toBeUndefined();
@@ -357,7 +384,7 @@ withKubectl('kubectl apply --server-side', () => {
   });
 
   test('kubectl apply (client-side) then --server-side: no conflict on what the last-applied annotation holds', async () => {
-    const name = 'kc-upgrade';
+    const name = `kc-upgrade-${label}`;
     const file = manifestFile(dir, 'upgrade.yaml', deploymentConfig(name));
     expect((await kubectl('apply', '-f', file)).code).toBe(0);
     let obj = (await ts.api('GET', pathOf(deployments, NS, name))).body;
