@@ -1,6 +1,6 @@
 import { ApiError, badRequest, conflict } from '../apiserver/errors';
 import {
-  childSchema, compareObjects, decodeManagedFields, difference, encodeManagedFields, FieldPathError, fieldScope, fieldSetOf,
+  canonical, childSchema, compareObjects, decodeManagedFields, difference, encodeManagedFields, FieldPathError, fieldScope, fieldSetOf,
   hasMember, intersection, isAtomicMap, isEmpty, itemPathElement, jsonEqual, listType, managedFieldsTime, managerId,
   memberPaths, union, type FieldScope, type FieldSet, type ManagerSet,
 } from './managed-fields';
@@ -74,11 +74,12 @@ export function applyConfiguration(kind: ApplyKind, live: KubeObject | undefined
   const scope = fieldScope(kind.subresources.includes('status'), opts.subresource);
   const base: Record<string, unknown> = live ?? {};
 
-  const managers = decodeManagedFields(live?.metadata?.managedFields) ?? new Map<string, ManagerSet>();
+  const managers = decodeManagedFields(live?.metadata?.managedFields, true) ?? new Map<string, ManagerSet>();
   const self = { manager: opts.manager, operation: 'Apply' as const, apiVersion, subresource: opts.subresource };
   const id = managerId(self);
   const previous = managers.get(id);
-  const set = fieldSetOf(applied, kind.schema, scope);
+  // In structured-merge-diff's order, so the entry is the same whatever order the manifest lists its fields in.
+  const set = canonical(fieldSetOf(applied, kind.schema, scope));
 
   let merged: Record<string, unknown>;
   try {
@@ -109,7 +110,8 @@ export function applyConfiguration(kind: ApplyKind, live: KubeObject | undefined
   if (managers.size) takeOwnership(kind, live, base, merged, managers, opts, apiVersion, scope);
 
   const changed = !live || !jsonEqual(base, merged);
-  if (!isEmpty(set)) managers.set(id, { ...self, set, time: changed ? managedFieldsTime(opts.now) : previous?.time });
+  if (previous && !changed && jsonEqual(previous.set, set)) managers.set(id, previous);
+  else if (!isEmpty(set)) managers.set(id, { ...self, set, time: changed ? managedFieldsTime(opts.now) : previous?.time });
 
   const result = merged as KubeObject;
   const metadata = { ...(result.metadata ?? {}) };

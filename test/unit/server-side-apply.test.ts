@@ -372,6 +372,10 @@ describe('applyConfiguration', () => {
     const live = apply(undefined, deploymentConfig(), 'alice');
     const again = applyConfiguration(deployments, live, deploymentConfig(), { manager: 'alice', force: false, name: 'web', now: LATER });
     expect(again).toEqual(live);
+    // The same configuration with its fields in another order writes the same JSON (no new resourceVersion).
+    const { spec, metadata, kind, apiVersion } = deploymentConfig();
+    const reordered = applyConfiguration(deployments, live, { spec: { template: spec.template, selector: spec.selector, replicas: spec.replicas }, metadata, kind, apiVersion }, { manager: 'alice', force: false, name: 'web', now: LATER });
+    expect(JSON.stringify(reordered.metadata.managedFields)).toBe(JSON.stringify(live.metadata.managedFields));
     const changed = applyConfiguration(deployments, live, deploymentConfig({ replicas: 4 }), { manager: 'alice', force: false, name: 'web', now: LATER });
     expect(entry(changed, 'alice')!.time).toBe('2024-05-01T12:05:00Z');
   });
