@@ -222,21 +222,7 @@ export function execInPod(config: ApiClientOptions, target: ExecTarget, io: Exec
       ws.send(data, { binary });
     };
 
-    ws.on('unexpected-response', (_req, res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: the text is the message
-        }
-        finish(ApiStatusError.fromResponse(res.statusCode ?? 0, body));
-      });
-      res.on('error', (err) => finish(new ConnectionError(config.server, err)));
-    });
+    onUpgradeRefused(ws, config.server, finish);
     ws.on('error', (err) => finish(new ConnectionError(config.server, err)));
 
     ws.on('open', () => {
@@ -323,5 +309,28 @@ function exitCodeOf(protocol: StreamProtocol, message: string): number {
     reason: status.reason,
     details: status.details,
     code: status.code ?? 500,
+  });
+}
+
+/**
+ * When the server answers a WebSocket upgrade with an ordinary HTTP response
+ * (a 404 for an unknown pod, a 400 for a bad request), hands `fail` the
+ * Status it carried as an ApiStatusError, as any other request would.
+ */
+export function onUpgradeRefused(ws: WebSocket, server: string, fail: (err: Error) => void): void {
+  ws.on('unexpected-response', (_req, res) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: the text is the message
+      }
+      fail(ApiStatusError.fromResponse(res.statusCode ?? 0, body));
+    });
+    res.on('error', (err) => fail(new ConnectionError(server, err)));
   });
 }

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { lookupResource } from '../api/registry';
 import { ApiStatusError, ConnectionError, resourcePath, type ApiClientOptions } from './api-client';
-import { decodeFrame, encodeFrame, type StreamProtocol } from './exec';
+import { decodeFrame, encodeFrame, onUpgradeRefused, type StreamProtocol } from './exec';
 
 /**
  * pods/portforward over WebSocket, as the kubelet serves it (k8s.io
@@ -180,21 +180,7 @@ export function forwardConnection(config: ApiClientOptions, target: PortForwardT
       reject(err);
     };
 
-    ws.on('unexpected-response', (_req, res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: the text is the message
-        }
-        fail(ApiStatusError.fromResponse(res.statusCode ?? 0, body));
-      });
-      res.on('error', (err) => fail(new ConnectionError(config.server, err)));
-    });
+    onUpgradeRefused(ws, config.server, fail);
     ws.on('error', (err) => {
       if (!opened) fail(new ConnectionError(config.server, err));
     });
