@@ -4,9 +4,10 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    // chalk 5 ships only ES modules; ts-jest (allowJs) turns it into CommonJS for jest.
+    // chalk 5 and @kubernetes/client-node 1.x (with its OIDC dependencies) ship only ES modules;
+    // ts-jest (allowJs) turns them into CommonJS for jest.
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true, esModuleInterop: true, isolatedModules: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(chalk)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(chalk|@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
   testTimeout: 30000,
 };

@@ -1,17 +1,19 @@
 /**
- * API write benchmark (issue 2): N pod creates at concurrency C over HTTP
- * against a real `mk server` child process, against the raw baseline of the
- * same number of inserts of the same JSON straight into better-sqlite3
- * (WAL, synchronous=NORMAL, autocommit) in the same run.
+ * API write benchmark (issues 2 and 8): N pod creates at concurrency C over
+ * HTTP against a real `mk server` child process, once per datastore engine,
+ * each against its raw baseline in the same run: the same number of inserts
+ * of the same JSON straight into better-sqlite3 (WAL, synchronous=NORMAL,
+ * autocommit), and the same puts straight into etcd through the etcd3
+ * client at the same concurrency.
  *
- *   npm run bench:api -- --pods 10000 --concurrency 32
+ *   npm run bench:api -- --pods 10000 --concurrency 32 [--engines sqlite,etcd]
  *
- * Target: >= 2,000 creates/s and p99 < 50 ms at concurrency 32 on 2 cores.
+ * Engines: both by default when an etcd binary is there (a one-member etcd
+ * on loopback, temp dir, free ports), else SQLite.
+ * Target (SQLite): >= 2,000 creates/s and p99 < 50 ms at concurrency 32 on 2 cores.
  */
-import Database from 'better-sqlite3';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
+import { enginesArg, rawBaseline, startDatastore, type Engine } from './engines';
 import { arg, client, mb, percentile, runConcurrent, startServerProcess } from './lib';
 
 function podJson(i: number): string {
@@ -33,57 +35,89 @@ function podJson(i: number): string {
   });
 }
 
-function rawSqliteBaseline(total: number): number {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-raw-'));
-  const db = new Database(path.join(dir, 'raw.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec('CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-  const insert = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?)');
-  const start = performance.now();
-  for (let i = 0; i < total; i++) insert.run(`/registry/pods/default/bench-${i}`, podJson(i));
-  const seconds = (performance.now() - start) / 1000;
-  db.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-  return total / seconds;
+interface EngineResult {
+  engine: Engine;
+  rate: number;
+  p50: number;
+  p99: number;
+  raw: { rate: number; what: string };
+  listMs: number;
+  count: number;
+  serverRss: number;
+  etcdRss: number;
+}
+
+async function runEngine(engine: Engine, total: number, concurrency: number): Promise<EngineResult> {
+  const ds = await startDatastore(engine);
+  try {
+    // The control plane alone: no scheduler binding the pods and no local agent starting them.
+    const server = await startServerProcess(['--disable-scheduler', '--disable-agent', ...ds.serverArgs]);
+    let result: Omit<EngineResult, 'raw'>;
+    try {
+      const request = client(server, concurrency);
+      // Warm up the JIT and connections so the figures are steady-state.
+      await runConcurrent(500, concurrency, async (i) => {
+        const r = await request('POST', '/api/v1/namespaces/default/pods', podJson(total + i));
+        if (r.status !== 201) throw new Error(`warm-up create answered ${r.status}: ${r.body}`);
+      });
+      const start = performance.now();
+      const latencies = await runConcurrent(total, concurrency, async (i) => {
+        const r = await request('POST', '/api/v1/namespaces/default/pods', podJson(i));
+        if (r.status !== 201) throw new Error(`create answered ${r.status}: ${r.body}`);
+      });
+      const seconds = (performance.now() - start) / 1000;
+      const listStart = performance.now();
+      const list = await request('GET', '/api/v1/namespaces/default/pods');
+      const listMs = performance.now() - listStart;
+      result = {
+        engine,
+        rate: total / seconds,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        listMs,
+        count: JSON.parse(list.body).items.length,
+        serverRss: server.peakRss(),
+        etcdRss: ds.etcdPeakRss(),
+      };
+    } finally {
+      await server.stop();
+    }
+    // The engine alone, after the server has gone, so the two do not share the CPU.
+    const raw = await rawBaseline(ds, total, concurrency, podJson);
+    return { ...result, raw };
+  } finally {
+    await ds.stop();
+  }
 }
 
 async function main(): Promise<void> {
   const total = arg('pods', 10_000);
   const concurrency = arg('concurrency', 32);
-  // The control plane alone: no scheduler binding the pods and no local agent starting them.
-  const server = await startServerProcess(['--disable-scheduler', '--disable-agent']);
-  try {
-    const request = client(server, concurrency);
-    // Warm up the JIT and connections so the figures are steady-state.
-    await runConcurrent(500, concurrency, async (i) => {
-      const r = await request('POST', '/api/v1/namespaces/default/pods', podJson(total + i));
-      if (r.status !== 201) throw new Error(`warm-up create answered ${r.status}: ${r.body}`);
-    });
-    const bodyBytes = Buffer.byteLength(podJson(0));
-    const start = performance.now();
-    const latencies = await runConcurrent(total, concurrency, async (i) => {
-      const r = await request('POST', '/api/v1/namespaces/default/pods', podJson(i));
-      if (r.status !== 201) throw new Error(`create answered ${r.status}: ${r.body}`);
-    });
-    const seconds = (performance.now() - start) / 1000;
-    const rate = total / seconds;
-    const listStart = performance.now();
-    const list = await request('GET', '/api/v1/namespaces/default/pods');
-    const listMs = performance.now() - listStart;
-    const count = JSON.parse(list.body).items.length;
-    const raw = rawSqliteBaseline(total);
-
-    console.log(`mk API create benchmark: ${total} pods (${bodyBytes}-byte JSON), concurrency ${concurrency}, ${os.cpus().length} cores`);
-    console.log(`  mk server over HTTP      ${rate.toFixed(0)} creates/s   p50 ${percentile(latencies, 50).toFixed(1)} ms   p99 ${percentile(latencies, 99).toFixed(1)} ms`);
-    console.log(`  raw better-sqlite3       ${raw.toFixed(0)} inserts/s (same JSON, WAL, synchronous=NORMAL)`);
-    console.log(`  ratio mk / raw           ${(rate / raw).toFixed(3)}`);
-    console.log(`  list of ${count} pods      ${listMs.toFixed(0)} ms`);
-    console.log(`  server peak RSS          ${mb(server.peakRss())}`);
-    console.log(`  target                   >= 2000 creates/s and p99 < 50 ms: ${rate >= 2000 && percentile(latencies, 99) < 50 ? 'met' : 'NOT met'}`);
-  } finally {
-    await server.stop();
+  const engines = enginesArg();
+  const bodyBytes = Buffer.byteLength(podJson(0));
+  console.log(`mk API create benchmark: ${total} pods (${bodyBytes}-byte JSON), concurrency ${concurrency}, ${os.cpus().length} cores, engines ${engines.join(', ')}`);
+  const results: EngineResult[] = [];
+  for (const engine of engines) {
+    const r = await runEngine(engine, total, concurrency);
+    results.push(r);
+    console.log(`\n${engine}`);
+    console.log(`  mk server over HTTP      ${r.rate.toFixed(0)} creates/s   p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms`);
+    console.log(`  raw baseline             ${r.raw.rate.toFixed(0)}/s: ${r.raw.what}`);
+    console.log(`  ratio mk / raw           ${(r.rate / r.raw.rate).toFixed(3)}`);
+    console.log(`  list of ${r.count} pods      ${r.listMs.toFixed(0)} ms`);
+    console.log(`  peak RSS                 server ${mb(r.serverRss)}${engine === 'etcd' ? `, etcd ${mb(r.etcdRss)}` : ''}`);
+    if (engine === 'sqlite') {
+      console.log(`  target                   >= 2000 creates/s and p99 < 50 ms: ${r.rate >= 2000 && r.p99 < 50 ? 'met' : 'NOT met'}`);
+    }
   }
+  const sqlite = results.find((r) => r.engine === 'sqlite');
+  const etcd = results.find((r) => r.engine === 'etcd');
+  if (sqlite && etcd) {
+    console.log('\netcd / sqlite');
+    console.log(`  mk creates/s             ${(etcd.rate / sqlite.rate).toFixed(3)}   (p99 ${etcd.p99.toFixed(1)} vs ${sqlite.p99.toFixed(1)} ms)`);
+    console.log(`  raw engine writes/s      ${(etcd.raw.rate / sqlite.raw.rate).toFixed(3)}`);
+  }
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
 main().catch((err) => {

@@ -4,7 +4,7 @@
  * available; then roll all of them to a new image and time until every
  * rollout is complete.
  *
- *   npm run bench:controllers -- --deployments 100 --replicas 50 --nodes 100
+ *   npm run bench:controllers -- --deployments 100 --replicas 50 --nodes 100 [--progress] [--cpu-prof DIR]
  *
  * The server (API server, scheduler, controllers) runs as one child process;
  * the 100 fake nodes as another (`mk agent --runtime fake --nodes 100`), so
@@ -12,11 +12,8 @@
  * scheduler binds it, an agent reports it Running and Ready over HTTPS.
  * Targets: all available within 15 s; the rollout of all within 30 s.
  */
-import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { arg, client, mb, runConcurrent, startServerProcess, watch } from './lib';
+import { arg, client, mb, runConcurrent, startFakeAgent, startServerProcess, watch, type AgentProcess } from './lib';
 
 interface DeploymentState {
   generation: number;
@@ -39,20 +36,9 @@ async function main(): Promise<void> {
   const profDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
   const profArgs = (name: string) => (profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`] : []);
   const server = await startServerProcess(['--disable-agent'], profArgs('server'));
-  const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-agent-'));
-  const agent = spawn(process.execPath, [
-    ...profArgs('agent'), path.join(__dirname, '..', 'bin', 'run.js'), 'agent', '--runtime', 'fake', '--nodes', String(nodes), '--node', 'fake',
-    '--kubeconfig', path.join(server.dataDir, 'kubeconfig.yaml'), '--data-dir', agentDir, '--port', '0',
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let agent: AgentProcess | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      agent.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('node(s) registered')) resolve();
-      });
-      agent.once('exit', (code) => reject(new Error(`mk agent exited with ${code}`)));
-    });
+    agent = await startFakeAgent(server, nodes, profArgs('agent'));
     const request = client(server, 32);
 
     const state = new Map<string, DeploymentState>();
@@ -100,6 +86,18 @@ async function main(): Promise<void> {
       },
     });
 
+    // --progress: a line a second (seconds, pods available, pods updated, server CPU so far), to see where time goes.
+    const progress = process.argv.includes('--progress')
+      ? setInterval(() => {
+          let available = 0;
+          let updated = 0;
+          for (const d of state.values()) {
+            available += d.available;
+            updated += d.updated;
+          }
+          console.log(`  ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s  available ${available}  updated ${updated}  server CPU ${server.cpuSeconds().toFixed(1)} s`);
+        }, 1000)
+      : undefined;
     const cpu0 = server.cpuSeconds();
     const t0 = performance.now();
     await runConcurrent(deployments, 16, async (i) => {
@@ -118,6 +116,7 @@ async function main(): Promise<void> {
     const rolledOk = await until(allComplete, 180_000);
     const rollout = (performance.now() - t1) / 1000;
     const cpu2 = server.cpuSeconds();
+    clearInterval(progress);
     stream.close();
 
     const pods = JSON.parse((await request('GET', '/api/v1/namespaces/default/pods')).body).items;
@@ -131,9 +130,7 @@ async function main(): Promise<void> {
     // CPU time is what the server spent whatever else ran on the machine: it compares runs on a busy box.
     console.log(`  server CPU             ${(cpu1 - cpu0).toFixed(1)} s to available, ${(cpu2 - cpu1).toFixed(1)} s for the rollout (${((cpu1 - cpu0) * 1000 / total).toFixed(2)} / ${((cpu2 - cpu1) * 1000 / total).toFixed(2)} ms per pod)`);
   } finally {
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
-    fs.rmSync(agentDir, { recursive: true, force: true });
+    await agent?.stop();
     await server.stop();
   }
 }

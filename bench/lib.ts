@@ -80,6 +80,52 @@ export async function startServerProcess(
   };
 }
 
+export interface AgentProcess {
+  child: ChildProcess;
+  /** Stops the agent (SIGTERM) and removes its data dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `mk agent --runtime fake --nodes N` against `server` (nodes NAME-0001...):
+ * every pod bound to one of them is reported Running and Ready over HTTPS, as a
+ * kubelet would, without containers. Resolves once the nodes are registered.
+ */
+export async function startFakeAgent(server: ServerProcess, nodes: number, nodeArgs: string[] = []): Promise<AgentProcess> {
+  const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-agent-'));
+  const child = spawn(process.execPath, [
+    ...nodeArgs, path.join(ROOT, 'bin', 'run.js'), 'agent', '--runtime', 'fake', '--nodes', String(nodes), '--node', 'fake',
+    '--kubeconfig', path.join(server.dataDir, 'kubeconfig.yaml'), '--data-dir', agentDir, '--port', '0',
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(agentDir, { recursive: true, force: true });
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out: string | undefined = '';
+      // The listener stays to keep the pipe drained; the agent blocks on a full one.
+      child.stdout!.on('data', (d: Buffer) => {
+        if (out === undefined) return;
+        out += d.toString();
+        if (out.includes('node(s) registered')) {
+          out = undefined;
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`mk agent exited with ${code}`)));
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { child, stop };
+}
+
 export interface Response {
   status: number;
   body: string;

@@ -6,7 +6,13 @@
  * creates; then every node is checked against what is bound to it.
  *
  *   npm run bench:scheduler                          # N=1000/M=10000, then N=5000/M=10000
- *   npm run bench:scheduler -- --nodes 1000 --pods 10000 [--concurrency 32] [--cpu-prof]
+ *   npm run bench:scheduler -- --nodes 1000 --pods 10000 [--concurrency 32] [--cpu-prof] [--engines sqlite,etcd]
+ *
+ * Each run is made once per datastore engine (both by default when an etcd
+ * binary is there: a one-member etcd on loopback), and each engine's raw
+ * baseline is measured in the same run: M inserts of the pod JSON straight
+ * into better-sqlite3, or M puts straight into etcd through etcd3 at the
+ * same concurrency.
  *
  * Targets: >= 1,000 pods/s at 1,000 nodes, >= 700 pods/s at 5,000 nodes
  * (kube-scheduler's own perf test: about 680 pods/s at 5,000 nodes / 10,000 pods).
@@ -15,6 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { quantityMilliValue, quantityValue } from '../src/api/quantity';
+import { enginesArg, rawBaseline, startDatastore, type BenchDatastore, type Engine } from './engines';
 import { arg, client, mb, percentile, runConcurrent, startServerProcess, summarizeCpuProfile, watch } from './lib';
 
 const NODE_CPU = '32';
@@ -71,6 +78,7 @@ function podJson(name: string, namespace = 'default', schedulerName?: string): s
 }
 
 interface RunResult {
+  engine: Engine;
   nodes: number;
   pods: number;
   bound: number;
@@ -81,6 +89,8 @@ interface RunResult {
   p99: number;
   peakRss: number;
   overCommitOk: boolean;
+  /** The engine's raw writes/s (see rawBaseline). */
+  raw: number;
 }
 
 /** Sums the requests on every node from a pod list and compares with the nodes' allocatable. */
@@ -119,8 +129,8 @@ function checkOverCommit(pods: any[], nodes: any[]): { ok: boolean; lines: strin
 }
 
 /** Restarts on the data dir `server` left and counts the bound pods the datastore gives back. */
-async function boundAfterRestart(dataDir: string): Promise<{ bound: number; total: number }> {
-  const again = await startServerProcess(['--disable-scheduler', '--disable-agent'], [], dataDir);
+async function boundAfterRestart(dataDir: string, ds: BenchDatastore): Promise<{ bound: number; total: number }> {
+  const again = await startServerProcess(['--disable-scheduler', '--disable-agent', ...ds.serverArgs], [], dataDir);
   try {
     const list = await client(again)('GET', '/api/v1/namespaces/default/pods');
     const items: any[] = JSON.parse(list.body).items;
@@ -130,10 +140,23 @@ async function boundAfterRestart(dataDir: string): Promise<{ bound: number; tota
   }
 }
 
-async function runOnce(nodes: number, pods: number, concurrency: number, cpuProf: boolean): Promise<RunResult> {
+async function runOnce(engine: Engine, nodes: number, pods: number, concurrency: number, cpuProf: boolean): Promise<RunResult> {
+  const ds = await startDatastore(engine);
+  try {
+    return await runOn(ds, nodes, pods, concurrency, cpuProf);
+  } finally {
+    await ds.stop();
+  }
+}
+
+async function runOn(ds: BenchDatastore, nodes: number, pods: number, concurrency: number, cpuProf: boolean): Promise<RunResult> {
+  const engine = ds.engine;
   const profDir = cpuProf ? fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-prof-')) : undefined;
-  // No local agent: the nodes are the ones registered through the API.
-  const server = await startServerProcess(['--disable-agent'], profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
+  // No local agent: the nodes are the ones registered through the API. No kubelet renews their Leases either,
+  // so the node lifecycle controller must not mark them unreachable (and taint them) during a long run.
+  const server = await startServerProcess(
+    ['--disable-agent', '--node-monitor-grace-period', '1h', ...ds.serverArgs], profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [],
+  );
   const request = client(server, concurrency);
   let stream: Awaited<ReturnType<typeof watch>> | undefined;
   let schedulingWindowUs: [number, number] | undefined;
@@ -212,12 +235,14 @@ async function runOnce(nodes: number, pods: number, concurrency: number, cpuProf
     // Bindings persisted: a clean stop, then a fresh server on the same data dir.
     await server.stop({ keepData: true });
     stopped = true;
-    const persisted = await boundAfterRestart(server.dataDir);
+    const persisted = await boundAfterRestart(server.dataDir, ds);
+    // The engine alone, with no server running beside it.
+    const raw = await rawBaseline(ds, pods, concurrency, (i) => podJson(`raw-${i}`));
 
     const rate = bound / seconds;
     const passed = check.ok && bound === pods && check.unbound === 0 && podList.length === pods && persisted.bound === pods;
     const target = nodes >= 5000 ? 700 : nodes >= 1000 ? 1000 : undefined;
-    console.log(`\nmk scheduler benchmark: ${nodes} nodes (${NODE_CPU} cpu / ${NODE_MEMORY} / ${NODE_PODS} pods), ${pods} pods (${POD_CPU} / ${POD_MEMORY}), concurrency ${concurrency}, ${os.cpus().length} cores`);
+    console.log(`\nmk scheduler benchmark on ${engine}: ${nodes} nodes (${NODE_CPU} cpu / ${NODE_MEMORY} / ${NODE_PODS} pods), ${pods} pods (${POD_CPU} / ${POD_MEMORY}), concurrency ${concurrency}, ${os.cpus().length} cores`);
     console.log(`  nodes registered        ${nodes} in ${nodesSeconds.toFixed(1)} s (${(nodes / nodesSeconds).toFixed(0)} nodes/s)`);
     console.log(`  pods bound              ${bound}/${pods} in ${seconds.toFixed(2)} s, first create → last binding`);
     console.log(`  scheduling throughput   ${rate.toFixed(0)} pods/s`);
@@ -225,13 +250,15 @@ async function runOnce(nodes: number, pods: number, concurrency: number, cpuProf
     console.log(`  create → bound latency  p50 ${percentile(latencies, 50).toFixed(0)} ms   p99 ${percentile(latencies, 99).toFixed(0)} ms   max ${percentile(latencies, 100).toFixed(0)} ms`);
     console.log(`  create-only reference   ${createOnly.toFixed(0)} creates/s (${pods} pods nobody schedules, same server, afterwards)`);
     console.log(`  bound/s ÷ create-only/s ${(rate / createOnly).toFixed(2)}`);
+    console.log(`  raw baseline            ${raw.rate.toFixed(0)}/s: ${raw.what}`);
+    console.log(`  bound/s ÷ raw/s         ${(rate / raw.rate).toFixed(3)}   (create-only ÷ raw ${(createOnly / raw.rate).toFixed(3)})`);
     console.log(`  CPU in that window      server ${serverCpu.toFixed(1)} s (${((100 * serverCpu) / seconds).toFixed(0)}% of one core), bench client ${clientCpu.toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`);
     console.log(`  server peak RSS         ${mb(peakWhileScheduling)} while scheduling, ${mb(peakOverall)} overall`);
     console.log(`  over-commit check       ${passed ? 'PASS' : 'FAIL'}: ${check.lines.length} node(s) over allocatable, busiest node ${check.maxPods} pods (≤ ${NODE_PODS}), ${podList.length - check.unbound}/${podList.length} pods bound in the API, ${persisted.bound}/${persisted.total} after a restart`);
     for (const line of check.lines.slice(0, 10)) console.log(`    ${line}`);
     if (target) console.log(`  target                  >= ${target} pods/s: ${rate >= target ? 'met' : 'NOT met'}`);
     return {
-      nodes, pods, bound, podsPerSecond: rate, createsWhileScheduling: pods / createSeconds, createOnly,
+      engine, raw: raw.rate, nodes, pods, bound, podsPerSecond: rate, createsWhileScheduling: pods / createSeconds, createOnly,
       p50: percentile(latencies, 50), p99: percentile(latencies, 99), peakRss: peakWhileScheduling, overCommitOk: passed,
     };
   } finally {
@@ -279,14 +306,22 @@ async function main(): Promise<void> {
   const cpuProf = process.argv.includes('--cpu-prof');
   const given = process.argv.includes('--nodes') || process.argv.includes('--pods');
   const runs: [number, number][] = given ? [[arg('nodes', 1000), arg('pods', 10_000)]] : [[1000, 10_000], [5000, 10_000]];
+  const engines = enginesArg();
   const results: RunResult[] = [];
-  for (const [nodes, pods] of runs) results.push(await runOnce(nodes, pods, concurrency, cpuProf));
+  for (const engine of engines) {
+    for (const [nodes, pods] of runs) results.push(await runOnce(engine, nodes, pods, concurrency, cpuProf));
+  }
   if (results.length > 1) {
     console.log('\nsummary');
     for (const r of results) {
-      console.log(`  N=${r.nodes} M=${r.pods}: ${r.podsPerSecond.toFixed(0)} pods/s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, create-only ${r.createOnly.toFixed(0)}/s (ratio ${(r.podsPerSecond / r.createOnly).toFixed(2)}), peak RSS ${mb(r.peakRss)}, over-commit ${r.overCommitOk ? 'PASS' : 'FAIL'}`);
+      console.log(`  ${r.engine.padEnd(6)} N=${r.nodes} M=${r.pods}: ${r.podsPerSecond.toFixed(0)} pods/s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, create-only ${r.createOnly.toFixed(0)}/s (ratio ${(r.podsPerSecond / r.createOnly).toFixed(2)}), raw ${r.raw.toFixed(0)}/s (ratio ${(r.podsPerSecond / r.raw).toFixed(3)}), peak RSS ${mb(r.peakRss)}, over-commit ${r.overCommitOk ? 'PASS' : 'FAIL'}`);
+    }
+    for (const e of results.filter((r) => r.engine === 'etcd')) {
+      const s = results.find((r) => r.engine === 'sqlite' && r.nodes === e.nodes && r.pods === e.pods);
+      if (s) console.log(`  etcd / sqlite N=${e.nodes} M=${e.pods}: pods/s ${(e.podsPerSecond / s.podsPerSecond).toFixed(3)}, raw ${(e.raw / s.raw).toFixed(3)}`);
     }
   }
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (results.some((r) => !r.overCommitOk)) process.exitCode = 1;
 }
 

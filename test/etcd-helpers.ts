@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 // tls.ts loads reflect-metadata, which @peculiar/x509 needs first.
 import { ensureTls } from '../src/apiserver/tls';
+import { etcdHealthy, freeLoopbackPort, waitEtcdHealthy } from '../src/storage/embedded-etcd';
 import * as x509 from '@peculiar/x509';
 import { tempDir } from './helpers';
 
@@ -69,18 +68,6 @@ export interface TestEtcd {
   destroy(): Promise<void>;
 }
 
-/** A port nothing listens on right now (etcd binds it a moment later). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /**
  * A CA and server certificate for 127.0.0.1 (the API server's own
  * ensureTls), plus a client certificate the same CA signs.
@@ -120,27 +107,36 @@ async function makeTls(dir: string): Promise<EtcdTlsFiles & { serverCert: string
   return files;
 }
 
-function healthy(endpoint: string, tls?: EtcdTlsFiles): Promise<boolean> {
-  return new Promise((resolve) => {
-    const get = tls
-      ? (url: string, cb: (res: http.IncomingMessage) => void) => https.get(url, {
-        timeout: 1000, ca: fs.readFileSync(tls.caFile), cert: fs.readFileSync(tls.certFile), key: fs.readFileSync(tls.keyFile),
-      }, cb)
-      : (url: string, cb: (res: http.IncomingMessage) => void) => http.get(url, { timeout: 1000 }, cb);
-    const req = get(`${endpoint}/health`, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
-
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
+
+interface EtcdProcess {
+  proc: ChildProcess;
+  /** Resolves once the process has exited. */
+  exited: Promise<void>;
+  /** Resolves once it answers healthy at `endpoint`; rejects (and kills it) if it exits first or takes over 30 s. */
+  ready: Promise<void>;
+}
+
+/** Runs the etcd binary with `args`, its output appended to `logFile`. */
+function launchEtcd(args: string[], endpoint: string, logFile: string, tls?: EtcdTlsFiles): EtcdProcess {
+  const log = fs.openSync(logFile, 'a');
+  const proc = spawn(ETCD_BINARY, [...args, '--log-level', 'warn', '--logger', 'zap'], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  running.add(proc);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => {
+    running.delete(proc);
+    resolve();
+  }));
+  const clientTls = tls && { ca: fs.readFileSync(tls.caFile), cert: fs.readFileSync(tls.certFile), key: fs.readFileSync(tls.keyFile) };
+  const ready = waitEtcdHealthy(proc, endpoint, { logFile, tls: clientTls }).catch((err) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
+  return { proc, exited, ready };
+}
 
 /**
  * Starts a one-member etcd and resolves once its /health answers true. With
@@ -150,46 +146,25 @@ export async function startEtcd(opts: { tls?: boolean } = {}): Promise<TestEtcd>
   const dataDir = tempDir('mk-etcd-');
   const tls = opts.tls ? await makeTls(dataDir) : undefined;
   const scheme = tls ? 'https' : 'http';
-  let clientPort = await freePort();
-  let peerPort = await freePort();
+  let clientPort = await freeLoopbackPort();
+  let peerPort = await freeLoopbackPort();
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
   const launch = async (): Promise<void> => {
     const client = `${scheme}://127.0.0.1:${clientPort}`;
     const peer = `http://127.0.0.1:${peerPort}`;
-    const logFile = path.join(dataDir, 'etcd.log');
-    const log = fs.openSync(logFile, 'a');
-    const proc = spawn(ETCD_BINARY, [
+    const etcd = launchEtcd([
       '--name', 'mk-test',
       '--data-dir', path.join(dataDir, 'member'),
       '--listen-client-urls', client, '--advertise-client-urls', client,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `mk-test=${peer}`,
-      '--log-level', 'warn', '--logger', 'zap',
       ...(tls ? ['--cert-file', tls.serverCert, '--key-file', tls.serverKey, '--trusted-ca-file', tls.caFile, '--client-cert-auth'] : []),
-    ], { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    child = proc;
-    running.add(proc);
-    let code: number | null | undefined;
-    exited = new Promise((resolve) => proc.once('exit', (c) => {
-      code = c;
-      running.delete(proc);
-      resolve();
-    }));
-    const deadline = Date.now() + 30_000;
-    while (!(await healthy(client, tls))) {
-      if (code !== undefined) {
-        const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-        throw new Error(`etcd exited with code ${code} while starting:\n${tail}`);
-      }
-      if (Date.now() > deadline) {
-        proc.kill('SIGKILL');
-        throw new Error(`etcd at ${client} did not become healthy within 30 s (log: ${logFile})`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    ], client, path.join(dataDir, 'etcd.log'), tls);
+    child = etcd.proc;
+    exited = etcd.exited;
+    await etcd.ready;
   };
 
   // A port picked free can be taken before etcd binds it: try fresh ports a few times.
@@ -199,9 +174,10 @@ export async function startEtcd(opts: { tls?: boolean } = {}): Promise<TestEtcd>
       break;
     } catch (err) {
       if (attempt >= 2) throw err;
+      await exited;
       fs.rmSync(path.join(dataDir, 'member'), { recursive: true, force: true });
-      clientPort = await freePort();
-      peerPort = await freePort();
+      clientPort = await freeLoopbackPort();
+      peerPort = await freeLoopbackPort();
     }
   }
 
@@ -288,6 +264,98 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     close: async () => {
       dropAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface TestEtcdMember {
+  name: string;
+  /** The member's client URL. */
+  endpoint: string;
+  /** Whether the process is up (it may still be catching up with the others). */
+  readonly running: boolean;
+  /** Stops the member (SIGTERM, or SIGKILL with `kill`) and waits for it to exit; its data dir stays. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
+  /** Starts it again on the same ports and data and waits until it answers healthy (it has a leader). */
+  start(): Promise<void>;
+  /** Whether the member answers /health with true: it is up and sees a leader. */
+  healthy(): Promise<boolean>;
+}
+
+export interface TestEtcdCluster {
+  members: TestEtcdMember[];
+  /** Every member's client URL, comma-separated: the value of --datastore-endpoint. */
+  endpoint: string;
+  /** Stops every member and removes the data dirs. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A real etcd cluster of `size` members (3 by default) on loopback, on
+ * free ports, each with its own data dir under one temp dir. Resolves once
+ * every member answers healthy, which needs an elected leader.
+ */
+export async function startEtcdCluster(size = 3): Promise<TestEtcdCluster> {
+  const root = tempDir('mk-etcd-cluster-');
+  // A port picked free can be taken before etcd binds it: start the whole cluster again on fresh ports a few times.
+  for (let attempt = 1; ; attempt++) {
+    const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freeLoopbackPort(), peer: await freeLoopbackPort() })));
+    const names = ports.map((_, i) => `mk-test-${i}`);
+    const initialCluster = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
+    const clusterToken = `mk-test-${path.basename(root)}-${attempt}`;
+    const members = ports.map((p, i) => clusterMember(root, names[i], p.client, p.peer, initialCluster, clusterToken));
+    try {
+      // All at once: a member is healthy only when a quorum has elected a leader.
+      await Promise.all(members.map((m) => m.start()));
+      return {
+        members,
+        endpoint: members.map((m) => m.endpoint).join(','),
+        destroy: async () => {
+          await Promise.all(members.map((m) => m.stop({ kill: true })));
+          fs.rmSync(root, { recursive: true, force: true });
+        },
+      };
+    } catch (err) {
+      await Promise.all(members.map((m) => m.stop({ kill: true })));
+      for (const n of names) fs.rmSync(path.join(root, n), { recursive: true, force: true });
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) {
+        fs.rmSync(root, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
+function clusterMember(root: string, name: string, clientPort: number, peerPort: number, initialCluster: string, clusterToken: string): TestEtcdMember {
+  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const isRunning = () => !!child && child.exitCode === null && child.signalCode === null;
+  return {
+    name,
+    endpoint,
+    get running() {
+      return isRunning();
+    },
+    healthy: () => etcdHealthy(endpoint),
+    stop: async (opts = {}) => {
+      if (isRunning()) child!.kill(opts.kill ? 'SIGKILL' : 'SIGTERM');
+      await exited;
+    },
+    start: async () => {
+      if (isRunning()) return;
+      const etcd = launchEtcd([
+        '--name', name,
+        '--data-dir', path.join(root, name),
+        '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+        // Read on the first start only; a restarted member takes the membership from its data dir.
+        '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', clusterToken,
+      ], endpoint, path.join(root, `${name}.log`));
+      child = etcd.proc;
+      exited = etcd.exited;
+      await etcd.ready;
     },
   };
 }

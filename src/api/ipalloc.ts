@@ -14,6 +14,24 @@ import { randomInt } from 'node:crypto';
  * pool), as kube-apiserver does.
  */
 
+/**
+ * A pool that can be kept in a RangeAllocation record (see
+ * apiserver/range-allocation.ts): its range as text, and its bitmap.
+ */
+export interface RangePool<T> {
+  /** `10.43.0.0/16`, `30000-32767`: what RangeAllocation.range holds. */
+  readonly rangeText: string;
+  snapshot(): Buffer;
+  restore(data: Uint8Array): void;
+  clone(): RangePool<T>;
+  sameAs(other: RangePool<T>): boolean;
+  allocated(): T[];
+  contains(value: T): boolean;
+  isAllocated(value: T): boolean;
+  allocate(value: T): void;
+  release(value: T): void;
+}
+
 /** The default service CIDR, as k3s's. */
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16';
 /** kube-apiserver's default --service-node-port-range. */
@@ -52,6 +70,13 @@ export class BitmapAllocator {
     this.bits = new Uint32Array(Math.ceil(size / 32));
   }
 
+  clone(): BitmapAllocator {
+    const copy = new BitmapAllocator(this.size, this.offset, this.reserved, this.random);
+    copy.bits.set(this.bits);
+    copy.used = this.used;
+    return copy;
+  }
+
   get count(): number {
     return this.used;
   }
@@ -73,6 +98,45 @@ export class BitmapAllocator {
     if (!this.has(i)) return;
     this.bits[i >>> 5]! &= ~(1 << (i & 31));
     this.used--;
+  }
+
+  /** The taken slots, ascending. */
+  taken(): number[] {
+    const out: number[] = [];
+    this.bits.forEach((word, w) => {
+      for (let b = 0; word !== 0 && b < 32; b++) if (word & (1 << b)) out.push(w * 32 + b);
+    });
+    return out;
+  }
+
+  /**
+   * The bitmap as kube-apiserver stores it in a RangeAllocation's `data`:
+   * the bytes of a big-endian integer whose bit i is slot i (no leading zero bytes).
+   */
+  snapshot(): Buffer {
+    const le = Buffer.alloc(Math.ceil(this.size / 8));
+    for (const i of this.taken()) le[i >>> 3]! |= 1 << (i & 7);
+    let end = le.length;
+    while (end > 0 && le[end - 1] === 0) end--;
+    return Buffer.from(le.subarray(0, end)).reverse();
+  }
+
+  /** Replaces every slot with what a snapshot says (slots beyond the size are ignored). */
+  restore(data: Uint8Array): void {
+    this.bits.fill(0);
+    this.used = 0;
+    for (let k = 0; k < data.length; k++) {
+      const byte = data[data.length - 1 - k]!;
+      for (let b = 0; byte !== 0 && b < 8; b++) {
+        const i = k * 8 + b;
+        if (byte & (1 << b) && i < this.size) this.take(i);
+      }
+    }
+  }
+
+  /** Whether both hold the same slots. */
+  sameAs(other: BitmapAllocator): boolean {
+    return this.bits.length === other.bits.length && this.bits.every((w, i) => w === other.bits[i]);
   }
 
   /** Takes a free slot chosen as described above, or returns undefined when none is left. */
@@ -174,18 +238,45 @@ export function clusterDnsIP(cidr: string | ServiceCidr): string {
  * not in the pool; the `kubernetes` and DNS addresses are only given to
  * whoever asks for them by name.
  */
-export class ClusterIPAllocator {
+export class ClusterIPAllocator implements RangePool<string> {
   readonly range: ServiceCidr;
-  private readonly bitmap: BitmapAllocator;
+  private bitmap: BitmapAllocator;
   /** The first usable address (network + 1). */
   private readonly base: number;
 
-  constructor(cidr: string, random?: RandomInt) {
+  constructor(cidr: string, private readonly random?: RandomInt) {
     this.range = parseServiceCidr(cidr);
     this.base = this.range.network + 1;
     const size = 2 ** (32 - this.range.prefix) - 2;
     const reserved = new Set([0, 9]); // .1 (kubernetes) and .10 (DNS), as offsets from base
     this.bitmap = new BitmapAllocator(size, staticBand(size, 16, 256, 16), reserved, random);
+  }
+
+  get rangeText(): string {
+    return this.range.cidr;
+  }
+
+  clone(): ClusterIPAllocator {
+    const copy = new ClusterIPAllocator(this.range.cidr, this.random);
+    copy.bitmap = this.bitmap.clone();
+    return copy;
+  }
+
+  sameAs(other: ClusterIPAllocator): boolean {
+    return this.bitmap.sameAs(other.bitmap);
+  }
+
+  snapshot(): Buffer {
+    return this.bitmap.snapshot();
+  }
+
+  restore(data: Uint8Array): void {
+    this.bitmap.restore(data);
+  }
+
+  /** The addresses taken, ascending. */
+  allocated(): string[] {
+    return this.bitmap.taken().map((i) => intToIPv4(this.base + i));
   }
 
   get used(): number {
@@ -257,13 +348,40 @@ export function formatPortRange(r: PortRange): string {
   return `${r.base}-${r.base + r.size - 1}`;
 }
 
-export class NodePortAllocator {
+export class NodePortAllocator implements RangePool<number> {
   readonly range: PortRange;
-  private readonly bitmap: BitmapAllocator;
+  private bitmap: BitmapAllocator;
 
-  constructor(range: string | PortRange, random?: RandomInt) {
+  constructor(range: string | PortRange, private readonly random?: RandomInt) {
     this.range = typeof range === 'string' ? parsePortRange(range) : range;
     this.bitmap = new BitmapAllocator(this.range.size, staticBand(this.range.size, 16, 128, 32), undefined, random);
+  }
+
+  get rangeText(): string {
+    return formatPortRange(this.range);
+  }
+
+  clone(): NodePortAllocator {
+    const copy = new NodePortAllocator(this.range, this.random);
+    copy.bitmap = this.bitmap.clone();
+    return copy;
+  }
+
+  sameAs(other: NodePortAllocator): boolean {
+    return this.bitmap.sameAs(other.bitmap);
+  }
+
+  snapshot(): Buffer {
+    return this.bitmap.snapshot();
+  }
+
+  restore(data: Uint8Array): void {
+    this.bitmap.restore(data);
+  }
+
+  /** The ports taken, ascending. */
+  allocated(): number[] {
+    return this.bitmap.taken().map((i) => this.range.base + i);
   }
 
   get used(): number {

@@ -75,6 +75,11 @@ export function applyMergePatch(target: any, patch: any): any {
   return mergeInto(clone(target), patch);
 }
 
+/** applyMergePatch onto a target the caller hands over: merged in place, without the copy. */
+export function mergePatchInPlace(target: any, patch: any): any {
+  return mergeInto(target, patch);
+}
+
 /**
  * fast-json-patch appends the operation and the whole document to its error
  * messages; a Status must not echo a Secret back, so keep the first line.

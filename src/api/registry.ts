@@ -34,6 +34,11 @@ export interface ResourceType {
   verbs: string[];
   /** Whether spec changes bump metadata.generation (kinds with a spec do). */
   hasGeneration: boolean;
+  /**
+   * Whether a DELETE that removes the object answers with the object (Kubernetes' ReturnDeletedObject:
+   * pods, services, service accounts, namespaces) rather than a `Status` of `Success` naming it.
+   */
+  returnDeletedObject?: boolean;
   columns: TableColumn[];
   schema: JSONSchema;
   /** Fills in defaults in place, the way the Kubernetes API server defaults on write. */
@@ -53,6 +58,7 @@ interface Row {
   subresources?: string[];
   selectableFields?: string[];
   hasGeneration?: boolean;
+  returnDeletedObject?: boolean;
   verbs?: string[];
 }
 
@@ -60,15 +66,16 @@ interface Row {
 export const STORED_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 const rows: Row[] = [
-  { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], subresources: ['status', 'finalize'], selectableFields: ['status.phase'], hasGeneration: false },
+  { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], subresources: ['status', 'finalize'], selectableFields: ['status.phase'], hasGeneration: false, returnDeletedObject: true },
   {
     group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], categories: ['all'],
     subresources: ['status', 'binding', 'log', 'exec', 'portforward'],
     selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
     hasGeneration: false,
+    returnDeletedObject: true,
   },
   { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'], subresources: ['status'], selectableFields: ['spec.unschedulable'], hasGeneration: false },
-  { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], categories: ['all'], subresources: ['status'], hasGeneration: false },
+  { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], categories: ['all'], subresources: ['status'], hasGeneration: false, returnDeletedObject: true },
   { group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', namespaced: true, shortNames: ['ep'], hasGeneration: false },
   { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, shortNames: ['cm'], hasGeneration: false },
   { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true, selectableFields: ['type'], hasGeneration: false },
@@ -77,7 +84,7 @@ const rows: Row[] = [
     selectableFields: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
     hasGeneration: false,
   },
-  { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'], hasGeneration: false },
+  { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'], hasGeneration: false, returnDeletedObject: true },
   { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], categories: ['all'], subresources: ['status', 'scale'] },
   { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, shortNames: ['rs'], categories: ['all'], subresources: ['status', 'scale'] },
   { group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', namespaced: true, shortNames: ['ds'], categories: ['all'], subresources: ['status'] },
@@ -103,6 +110,7 @@ function build(row: Row): ResourceType {
     selectableFields: row.selectableFields ?? [],
     verbs: row.verbs ?? STORED_VERBS,
     hasGeneration: row.hasGeneration ?? true,
+    returnDeletedObject: row.returnDeletedObject ?? false,
     columns: tableColumns[key] ?? [],
     schema: schemas[row.kind] ?? { type: 'object' },
     defaults: defaulters[row.kind],

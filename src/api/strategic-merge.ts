@@ -71,8 +71,13 @@ export function strategicMergeSchema(rt: { schema: JSONSchema }): JSONSchema | u
  *   (see the module comment), 422 for a list of lists.
  */
 export function applyStrategicMergePatch(target: any, patch: unknown, schema: JSONSchema | undefined): any {
+  return strategicMergeInPlace(isObject(target) ? clone(target) : {}, patch, schema);
+}
+
+/** applyStrategicMergePatch onto a target the caller hands over: merged in place, without the copy. */
+export function strategicMergeInPlace(target: any, patch: unknown, schema: JSONSchema | undefined): any {
   if (!isObject(patch)) throw badRequest('a strategic merge patch must be a JSON object');
-  return mergeMap(isObject(target) ? clone(target) : {}, clone(patch), schema);
+  return mergeMap(isObject(target) ? target : {}, clone(patch), schema);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { apiVersionOf, type ResourceType } from '../api/registry';
 import { labelSelectorToString, labelSelectorFromObject, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../api/selectors';
-import { applyJsonPatch, applyMergePatch } from '../api/patch';
+import { applyJsonPatch, mergePatchInPlace } from '../api/patch';
 import { fieldManagerFromUserAgent, fieldManagerProblem } from '../api/managed-fields';
-import { applyStrategicMergePatch, strategicMergeSchema } from '../api/strategic-merge';
+import { strategicMergeInPlace, strategicMergeSchema } from '../api/strategic-merge';
 import { buildTable, type IncludeObject } from '../api/table';
 import type { JSONSchema } from '../api/schemas';
 import type { KubeObject, StatusCause } from '../api/types';
@@ -14,6 +14,7 @@ import { bodyType, parseBody, parseResourcePath, readBody, type ApiRequest, type
 import type { DeleteOptions, ResourceStorage, WriteOptions, WriteResult } from './resources';
 import type { PodStreams } from './pod-streams';
 import { serveWatch, type ObjectFilter, type WatchOptions } from './watch';
+import { sendList, sendTableList } from './list-response';
 import { decodeProblems, goValue } from './strict-decoding';
 import { answerReview } from './access-review';
 import { decodeProtobufObject, isProtobuf } from './protobuf';
@@ -70,6 +71,12 @@ function queryBool(name: string, value: string | undefined): boolean {
   throw badRequest(`${name}: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
 }
 
+/** DeleteOptions' deprecated `orphanDependents`, from the query or the body. */
+function orphanDependents(q: Query, body: any): boolean | undefined {
+  const v = q.orphanDependents ?? body?.orphanDependents;
+  return v === true || v === 'true' ? true : v === false || v === 'false' ? false : undefined;
+}
+
 function deleteOptions(q: Query, body: any): DeleteOptions {
   const opts: DeleteOptions = {};
   const grace = q.gracePeriodSeconds ?? body?.gracePeriodSeconds;
@@ -84,8 +91,9 @@ function deleteOptions(q: Query, body: any): DeleteOptions {
       throw badRequest(`propagationPolicy must be one of "Background", "Foreground" or "Orphan", got "${policy}"`);
     }
     opts.propagationPolicy = policy;
-  } else if (body?.orphanDependents === true) {
-    opts.propagationPolicy = 'Orphan';
+  } else if (orphanDependents(q, body) !== undefined) {
+    // The older spelling: false asks that dependents go first, as Foreground does.
+    opts.propagationPolicy = orphanDependents(q, body) ? 'Orphan' : 'Foreground';
   }
   if (body?.preconditions) opts.preconditions = body.preconditions;
   opts.dryRun = q.dryRun === 'All' || (Array.isArray(body?.dryRun) && body.dryRun.includes('All'));
@@ -164,15 +172,11 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
         page.push(items[i]);
       }
 
-      if (wantsTable(req)) {
-        const listMeta = { resourceVersion: String(revision), ...(next ? { continue: next } : {}) };
-        const table = buildTable(rt, page.map((p) => p.object), { now: Date.now(), includeObject: includeObject(q), listMeta });
-        sendJson(res, 200, JSON.stringify(table));
-        return;
-      }
-      const meta = `{"resourceVersion":"${revision}"${next ? `,"continue":"${next}"` : ''}}`;
-      const body = `{"kind":"${rt.listKind}","apiVersion":"${apiVersionOf(rt)}","metadata":${meta},"items":[${page.map((p) => p.json).join(',')}]}`;
-      sendJson(res, 200, body);
+      const listMeta = { resourceVersion: String(revision), ...(next ? { continue: next } : {}) };
+      const sent = wantsTable(req)
+        ? sendTableList(res, rt, page, { now: Date.now(), includeObject: includeObject(q), listMeta })
+        : sendList(res, rt, page, listMeta);
+      sent.catch((err) => res.destroy(err));
     },
 
     async create(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
@@ -232,7 +236,15 @@ export function resourceHandler(resources: ResourceStorage, watchOptions: Omit<W
       const raw = await readBody(req);
       const body = raw.length ? parseBody(raw, 'json') : undefined;
       const result = await resources.delete(r.rt, r.namespace, r.name!, deleteOptions(q, body));
-      sendJson(res, result.removed ? 200 : 202, result.object.json);
+      // A deletion under way (grace period, finalizers) answers 200 with the object, as Kubernetes does;
+      // 202 only when orphanDependents=false asked for it (Kubernetes keeps that for old clients).
+      if (!result.removed) return sendJson(res, orphanDependents(q, body) === false ? 202 : 200, result.object.json);
+      // As Kubernetes' registry: once the object is gone, most kinds answer with a Status naming it
+      // (the typed clients declare V1Status as delete's result); a few return the deleted object.
+      if (r.rt.returnDeletedObject) return sendJson(res, 200, result.object.json);
+      const { name, uid } = result.object.object.metadata;
+      const details = { name, ...(r.rt.group ? { group: r.rt.group } : {}), kind: r.rt.plural, uid };
+      sendJson(res, 200, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details }));
     },
 
     async deleteCollection(req: ApiRequest, res: ServerResponse, r: ResourceRequest, q: Query): Promise<void> {
@@ -393,12 +405,15 @@ const SCALE_SCHEMA: JSONSchema = { type: 'object' };
  * desired one. `strategicSchema` carries the kind's strategic merge patch
  * metadata (`strategicMergeSchema`); without it the kind takes no strategic
  * merge patch, as Kubernetes treats custom resources.
+ *
+ * The returned function takes the current object over (every caller passes
+ * a private copy): merge patches change it in place rather than copy it first.
  */
 export function patcher(type: string, patch: unknown, strategicSchema?: JSONSchema): (current: KubeObject) => KubeObject {
   switch (type) {
     case 'merge-patch':
       if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a merge patch must be a JSON object');
-      return (current) => applyMergePatch(current, patch);
+      return (current) => mergePatchInPlace(current, patch);
     case 'json-patch':
       return (current) => applyJsonPatch(current, patch);
     case 'strategic-merge-patch':
@@ -406,7 +421,7 @@ export function patcher(type: string, patch: unknown, strategicSchema?: JSONSche
         throw unsupportedMediaType('the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json');
       }
       if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a strategic merge patch must be a JSON object');
-      return (current) => applyStrategicMergePatch(current, patch, strategicSchema);
+      return (current) => strategicMergeInPlace(current, patch, strategicSchema);
     case 'apply-patch':
       // Not a function of the current object alone (ResourceStorage.apply does it): only the scale subresource gets here.
       throw unsupportedMediaType('server-side apply is not supported on this subresource; use application/merge-patch+json, application/strategic-merge-patch+json or application/json-patch+json');

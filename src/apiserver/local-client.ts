@@ -14,7 +14,7 @@ import {
 import { TooOldError } from '../storage/watch-cache';
 import { ApiError, datastoreError, gone } from './errors';
 import { objectFilter, patcher } from './handlers';
-import { DEFAULT_FIELD_MANAGER, type ResourceStorage } from './resources';
+import { DEFAULT_FIELD_MANAGER, watchTrigger, type ResourceStorage } from './resources';
 import { eventTypeFor } from './watch';
 
 const PATCH_BODY_TYPES: Record<PatchType, string> = {
@@ -182,7 +182,7 @@ export class LocalClient implements KubeClient {
       unsubscribe = cache.watch(from, (e) => {
         const type = eventTypeFor(e, filter);
         if (type) emit({ type, object: JSON.parse(e.object.json) });
-      }, () => queueMicrotask(() => finish()));
+      }, () => queueMicrotask(() => finish()), watchTrigger(rt, opts.fieldSelector));
       if (opts.timeoutSeconds) timer = setTimeout(() => finish(), opts.timeoutSeconds * 1000);
     } catch (err) {
       if (err instanceof TooOldError) {

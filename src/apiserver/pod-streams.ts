@@ -24,6 +24,7 @@ import {
 } from './port-forward';
 import { parseResourcePath, toApiRequest, type ApiRequest, type Query, type ResourceRequest } from './request';
 import type { ResourceStorage } from './resources';
+import { serveSpdyExec, SPDY_EXEC_PROTOCOLS } from './spdy-exec';
 
 /**
  * pods/log, pods/exec and pods/portforward: the API server finds the pod's
@@ -32,8 +33,9 @@ import type { ResourceStorage } from './resources';
  * exec and port-forward WebSockets (the channel protocols, see
  * client/exec.ts and client/port-forward.ts) are accepted here and spliced
  * message by message to a WebSocket to the agent. kubectl's SPDY
- * port-forward (upgraded, or tunnelled in a WebSocket) ends here and goes on
- * to the agent as port-forward WebSockets (see port-forward.ts).
+ * port-forward (upgraded, or tunnelled in a WebSocket) and SPDY exec
+ * (kubectl before 1.30) end here and go on to the agent as WebSockets (see
+ * port-forward.ts and spdy-exec.ts).
  * Errors the agent answers with (its Status bodies) pass through with their code.
  */
 
@@ -41,6 +43,8 @@ const PODS = lookupResource('', 'v1', 'pods')!;
 const NODES = lookupResource('', 'v1', 'nodes')!;
 const POD_LOG_OPTIONS = { group: '', plural: 'podlogoptions', kind: 'PodLogOptions' };
 
+/** pods/attach, which mk does not serve. */
+const ATTACH_PATH = /^\/api\/v1\/namespaces\/[^/]+\/pods\/([^/]+)\/attach$/;
 /** The kubelet's well-known port, used when a node does not report its own (as Kubernetes does). */
 const DEFAULT_AGENT_PORT = 10250;
 /** Node address types tried in order for reaching its agent. */
@@ -69,7 +73,7 @@ export class PodStreams {
   private readonly chosen = new WeakMap<http.IncomingMessage, string>();
   private readonly wss: WebSocketServer;
   private readonly upstreams = new Set<WebSocket>();
-  /** SPDY port-forward sessions under way, by their stop function. */
+  /** SPDY port-forward and exec sessions under way, by their stop function. */
   private readonly spdySessions = new Set<() => void>();
 
   constructor(private readonly opts: PodStreamsOptions) {
@@ -114,6 +118,14 @@ export class PodStreams {
   private async route(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const apiReq = toApiRequest(req);
     if (!this.authorized(req)) throw unauthorized();
+    const attach = ATTACH_PATH.exec(apiReq.path);
+    if (attach) {
+      // kubectl attach: say what mk offers instead, rather than a bare "pods/attach not found".
+      throw new ApiError(404, 'NotFound', `mk does not serve pods/attach (its node agents do not attach to a container's main process): use \`kubectl logs -f ${decodeURIComponent(attach[1]!)}\` to follow its output, or \`kubectl exec\` to run a command in it`, {
+        name: decodeURIComponent(attach[1]!),
+        kind: 'pods/attach',
+      });
+    }
     const r = parseResourcePath(apiReq.path);
     const q = new URLSearchParams(req.url!.slice(apiReq.path.length + 1));
     if (r && r.rt === PODS && r.name && r.namespace !== undefined) {
@@ -154,23 +166,31 @@ export class PodStreams {
 
   private async proxyExec(req: http.IncomingMessage, socket: Duplex, head: Buffer, namespace: string, name: string, q: URLSearchParams): Promise<void> {
     const target = this.target(namespace, name, q.get('container') || undefined, 'exec');
-    if (!isWebSocketRequest(req)) {
-      throw badRequest('exec is served over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io); SPDY is not supported');
-    }
-    const offered = offeredProtocols(req);
-    if (!negotiateProtocol(offered)) {
-      throw badRequest(`requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${supportedProtocolNames().join(' ')}]`);
-    }
     const command = q.getAll('command');
-    const flags = ['stdin', 'stdout', 'stderr', 'tty'].filter((f) => ['1', 't', 'true'].includes((q.get(f) ?? '').toLowerCase()));
-    if (!flags.some((f) => f !== 'tty')) throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
+    const flag = (f: string) => ['1', 't', 'true'].includes((q.get(f) ?? '').toLowerCase());
+    const tty = flag('tty');
+    const opts = { stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr') && !tty, tty };
+    if (!opts.stdin && !opts.stdout && !flag('stderr')) throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
     if (command.length === 0) throw badRequest('you must specify at least one command for the container');
 
     const params = new URLSearchParams();
     for (const arg of command) params.append('command', arg);
-    for (const f of flags) params.set(f, '1');
+    for (const [f, on] of Object.entries(opts)) if (on) params.set(f, '1');
     const url = `${target.agent.replace(/^http/, 'ws')}/exec/${segments(namespace, name, target.container)}?${params}`;
-    return this.proxyWebSocket(req, socket, head, url, offered.filter((p) => negotiateProtocol([p])));
+    if (isWebSocketRequest(req)) {
+      const offered = offeredProtocols(req);
+      if (!negotiateProtocol(offered)) {
+        throw badRequest(`requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${supportedProtocolNames().join(' ')}]`);
+      }
+      return this.proxyWebSocket(req, socket, head, url, offered.filter((p) => negotiateProtocol([p])));
+    }
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== SPDY_UPGRADE.toLowerCase()) {
+      throw badRequest(`unable to upgrade: exec is served over WebSocket (${supportedProtocolNames().join(', ')}) or ${SPDY_UPGRADE}`);
+    }
+    const protocol = spdyHandshake(req, SPDY_EXEC_PROTOCOLS);
+    if (socket.destroyed) return;
+    const session = spdyOverSocket(socket, head, protocol);
+    this.trackSpdy(serveSpdyExec(session, protocol ?? '', opts, { agentUrl: url, token: this.token }), socket);
   }
 
   /**
@@ -211,13 +231,9 @@ export class PodStreams {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== SPDY_UPGRADE.toLowerCase()) {
       throw badRequest(`unable to upgrade: port forwarding is served over WebSocket (${portForwardProtocolNames().join(', ')}, ${SPDY_TUNNEL_PREFIX}${SPDY_PORT_FORWARD_PROTOCOL}) or ${SPDY_UPGRADE}`);
     }
-    // httpstream.Handshake: a client that names protocols must share one (none named: the oldest clients).
-    const wanted = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-    if (wanted.length && !wanted.includes(SPDY_PORT_FORWARD_PROTOCOL)) {
-      throw forbidden(`unable to upgrade: unable to negotiate protocol: client supports [${wanted.join(' ')}], server accepts [${SPDY_PORT_FORWARD_PROTOCOL}]`);
-    }
+    const protocol = spdyHandshake(req, [SPDY_PORT_FORWARD_PROTOCOL]);
     if (socket.destroyed) return;
-    this.trackSpdy(serveSpdyPortForward(spdyOverSocket(socket, head, wanted.length ? SPDY_PORT_FORWARD_PROTOCOL : undefined), spdyTarget), socket);
+    this.trackSpdy(serveSpdyPortForward(spdyOverSocket(socket, head, protocol), spdyTarget), socket);
   }
 
   private trackSpdy(stop: () => void, transport: { once(event: 'close', listener: () => void): unknown }): void {
@@ -289,6 +305,21 @@ export class PodStreams {
     this.opts.logError?.(err);
     return internalError((err as Error)?.message ?? String(err));
   }
+}
+
+/**
+ * httpstream.Handshake for an `Upgrade: SPDY/3.1` request: the first
+ * protocol the client names (X-Stream-Protocol-Version, in its order) that
+ * the server supports; undefined when it names none (the oldest clients).
+ * Throws 403 when it names only others.
+ */
+function spdyHandshake(req: http.IncomingMessage, supported: string[]): string | undefined {
+  const raw = req.headers['x-stream-protocol-version'];
+  const wanted = (Array.isArray(raw) ? raw.join(',') : String(raw ?? '')).split(',').map((p) => p.trim()).filter(Boolean);
+  if (!wanted.length) return undefined;
+  const chosen = wanted.find((p) => supported.includes(p));
+  if (!chosen) throw forbidden(`unable to upgrade: unable to negotiate protocol: client supports [${wanted.join(' ')}], server accepts [${supported.join(' ')}]`);
+  return chosen;
 }
 
 /** An agent's error answer, passed through with its code (and its Status, when it sent one). */

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { ApiStatusError } from '../client/api-client';
+import { onUpgradeRefused } from '../client/exec';
 import {
   AGENT_PORT_PARAM,
   channelOf,
@@ -202,20 +202,9 @@ function forwardPair(dataStream: SpdyStream, errorStream: SpdyStream, target: Sp
         ws.terminate();
       });
 
-      ws.on('unexpected-response', (_req, res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // plain text: the message
-          }
-          fail(ApiStatusError.fromResponse(res.statusCode ?? 502, body).message);
-          ws.terminate();
-        });
+      onUpgradeRefused(ws, target.agentUrl, (err) => {
+        fail(err.message);
+        ws.terminate();
       });
       ws.on('error', (err) => {
         if (!opened && !aborted) fail(`error dialing backend: ${err.message}`);

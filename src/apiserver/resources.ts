@@ -1,6 +1,7 @@
 import { randomUUID, randomInt } from 'node:crypto';
 import { recordManagedFields, takeManagedFields, type WriteManager } from '../api/managed-fields';
 import { lookupResource, storageKey, storagePrefix, resourceTypes, type ResourceType } from '../api/registry';
+import { fieldValue, parseFieldSelector, requiredExactValue } from '../api/selectors';
 import { applyConfiguration } from '../api/server-side-apply';
 import type { KubeObject, StatusCause } from '../api/types';
 import { validateObject, type FieldValidation } from '../api/validation';
@@ -97,9 +98,13 @@ export function encode(obj: KubeObject): string {
   return JSON.stringify({ apiVersion, kind, metadata: meta, ...rest });
 }
 
-/** Parses a stored value and stamps `metadata.resourceVersion` from the revision. */
-export function decode(value: string, revision: number): { object: KubeObject; json: string } {
-  const object = JSON.parse(value) as KubeObject;
+/**
+ * Parses a stored value and stamps `metadata.resourceVersion` from the
+ * revision. `parsed`: the object the value was encoded from, when the caller
+ * has it (a write of this server), which then needs no parsing.
+ */
+export function decode(value: string, revision: number, parsed?: KubeObject): { object: KubeObject; json: string } {
+  const object = parsed ?? (JSON.parse(value) as KubeObject);
   const rv = String(revision);
   object.metadata.resourceVersion = rv;
   const at = value.indexOf('"metadata":{') + '"metadata":{'.length;
@@ -118,25 +123,64 @@ function canonical(value: unknown): string {
 
 /**
  * Whether two documents are the same object: a client may serialize fields
- * in another order. Reordering keys keeps the JSON's length, so only then is
- * the (slower) order-blind comparison needed.
+ * in another order. Reordering keys keeps the JSON's length and characters,
+ * so only then is the (slower) order-blind comparison needed.
  */
 function sameJson(a: unknown, b: unknown): boolean {
   const ja = JSON.stringify(a);
   const jb = JSON.stringify(b);
-  return ja === jb || (ja.length === jb.length && canonical(a) === canonical(b));
+  return ja === jb || (mayBeReordered(ja, jb) && canonical(a) === canonical(b));
 }
 
-/** Whether a write would store nothing new (the resourceVersion is the store's, not content). */
-function sameObject(a: KubeObject, b: KubeObject): boolean {
-  const content = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
-  return sameJson(content(a), content(b));
+/** Whether two different serializations could be one document with its keys in another order. */
+function mayBeReordered(ja: string, jb: string): boolean {
+  // Most changes that keep the length (a count 3 -> 4, a newer timestamp) change the characters' sum.
+  return ja.length === jb.length && charSum(ja) === charSum(jb);
+}
+
+function charSum(s: string): number {
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) sum += s.charCodeAt(i);
+  return sum;
+}
+
+/** The value the datastore holds for a cached object: its JSON without the resourceVersion `decode` stamped in. */
+function storedValue(cached: CachedObject): string {
+  const { json } = cached;
+  const at = json.indexOf('"metadata":{') + '"metadata":{'.length;
+  const stamp = `"resourceVersion":"${cached.object.metadata.resourceVersion}"`;
+  if (!json.startsWith(stamp, at)) return json;
+  const end = at + stamp.length + (json[at + stamp.length] === ',' ? 1 : 0);
+  return json.slice(0, at) + json.slice(end);
+}
+
+/**
+ * Whether a write would store nothing new: its encoded value against the
+ * stored one (both come from the same parse, so key order usually matches).
+ */
+function sameStoredValue(value: string, stored: string): boolean {
+  return value === stored || (mayBeReordered(value, stored) && canonical(JSON.parse(value)) === canonical(JSON.parse(stored)));
 }
 
 /** Everything of an object except metadata and status: a change here bumps generation. */
 function specOf(obj: KubeObject): Omit<KubeObject, 'metadata'> {
   const { metadata: _m, status: _s, resourceVersion: _r, ...rest } = obj;
   return rest;
+}
+
+/** The field a kind's watch cache indexes watchers by: a pod's node, as Kubernetes' pod storage (NodeNameTriggerFunc). */
+function watchTriggerField(rt: ResourceType): string | undefined {
+  return rt.kind === 'Pod' && rt.group === '' ? 'spec.nodeName' : undefined;
+}
+
+/**
+ * The trigger value a watch's field selector pins (`spec.nodeName=node1`),
+ * which lets the watch cache send it only that node's pods' events.
+ */
+export function watchTrigger(rt: ResourceType, fieldSelector: string | undefined): string | undefined {
+  const field = watchTriggerField(rt);
+  if (!field || !fieldSelector) return undefined;
+  return requiredExactValue(parseFieldSelector(fieldSelector, rt.selectableFields), field);
 }
 
 function hasStatusSubresource(rt: ResourceType): boolean {
@@ -164,18 +208,28 @@ export class ResourceStorage {
     private readonly now: () => Date = () => new Date(),
     cacheCapacity?: number,
     /** Cluster IPs and node ports of Services (the service CIDR and node port range live here). */
-    readonly serviceAllocator = new ServiceAllocator(),
+    readonly serviceAllocator = new ServiceAllocator(store),
   ) {
     for (const rt of resourceTypes) {
-      this.caches.set(rt, new WatchCache(store, storagePrefix(rt), decode, cacheCapacity));
+      const trigger = watchTriggerField(rt);
+      this.caches.set(rt, new WatchCache(store, storagePrefix(rt), decode, cacheCapacity, trigger ? (obj) => fieldValue(obj, trigger) : undefined));
     }
   }
 
-  /** Loads the caches; returns what the Service allocation repair found wrong in the stored Services. */
-  async start(): Promise<string[]> {
+  /**
+   * Loads the caches; returns what the Service allocation repair found wrong
+   * in the stored Services. `exclusive`: no other server shares the datastore
+   * (SQLite), so what the repair finds leaked is freed at once.
+   */
+  async start(opts: { exclusive?: boolean } = {}): Promise<string[]> {
     await Promise.all([...this.caches.values()].map((c) => c.start()));
+    return this.repairServiceAllocations(opts.exclusive);
+  }
+
+  /** Makes the shared cluster IP and node port pools agree with the stored Services (see ServiceAllocator.repair). */
+  repairServiceAllocations(exclusive = false): Promise<string[]> {
     const services = resourceTypes.find((r) => r.kind === 'Service' && r.group === '')!;
-    return this.serviceAllocator.rebuild(this.cache(services).list().map((c) => c.object));
+    return this.serviceAllocator.repair(this.cache(services).list().map((c) => c.object), exclusive);
   }
 
   stop(): void {
@@ -230,11 +284,13 @@ export class ResourceStorage {
 
     const warnings = this.admit(rt, obj, undefined, opts);
     recordManagedFields(rt, undefined, obj, requestedFields, this.writer(opts, undefined));
-    const allocation = this.allocate(rt, obj, undefined, opts);
+    const allocation = await this.allocate(rt, obj, undefined, opts);
     if (opts.dryRun) return { object: this.dryRunResult(obj), warnings };
 
     const key = storageKey(rt, meta.namespace, meta.name);
-    const result = await settle(allocation, this.store.create(key, encode(obj)));
+    const value = encode(obj);
+    this.cache(rt).expectWrite(key, value, obj);
+    const result = await settle(allocation, this.store.create(key, value));
     if (!result.ok) throw alreadyExists(rt, meta.name);
     return { object: await this.committed(rt, result.kv), warnings };
   }
@@ -317,7 +373,7 @@ export class ResourceStorage {
       // A status write is defaulted like any other write: otherwise its defaults (a node's allocatable)
       // would appear later, on some unrelated spec write.
       const warnings = subresource ? [] : this.admit(rt, next, old, opts);
-      const allocation = subresource ? undefined : this.allocate(rt, next, old, opts);
+      const allocation = subresource ? undefined : await this.allocate(rt, next, old, opts);
       if (subresource === 'status') {
         rt.defaults?.(next);
         this.checkValid(rt, next, undefined, 'Ignore');
@@ -328,21 +384,22 @@ export class ResourceStorage {
       if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && old.metadata.finalizers?.length && !next.metadata.deletionGracePeriodSeconds) {
         // The last finalizer is gone: deletion that was waiting on it completes now (a pod still in
         // its grace period waits for its kubelet's final delete, as in Kubernetes).
-        allocation?.revert();
+        await allocation?.revert();
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
         const removed = await this.store.delete(key, current.revision);
         if (removed.ok) {
-          this.released(rt, old);
+          await this.released(rt, old);
           return { object: await this.committed(rt, removed.kv), warnings };
         }
         lost = removed;
       } else {
-        if (sameObject(next, old)) {
-          allocation?.revert();
+        const value = encode(next);
+        if (sameStoredValue(value, storedValue(current))) {
+          await allocation?.revert();
           return { object: current, warnings }; // no-op writes do not bump the version
         }
-        const value = encode(next);
         if (opts.dryRun) return { object: this.dryRunResult(next), warnings };
+        this.cache(rt).expectWrite(key, value, next);
         const written = await settle(allocation, this.store.update(key, value, current.revision));
         if (written.ok) return { object: await this.committed(rt, written.kv), warnings };
         lost = written;
@@ -384,7 +441,7 @@ export class ResourceStorage {
       if (marked === 'remove') {
         const removed = await this.store.delete(key, current.revision);
         if (removed.ok) {
-          this.released(rt, obj);
+          await this.released(rt, obj);
           return { object: await this.committed(rt, removed.kv), removed: true };
         }
         lost = removed;
@@ -456,14 +513,14 @@ export class ResourceStorage {
    * The allocating admission (Services' cluster IPs and node ports), after
    * validation: what it takes is held until the write settles.
    */
-  private allocate(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): Transaction | undefined {
+  private async allocate(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): Promise<Transaction | undefined> {
     if (rt.kind !== 'Service' || rt.group !== '') return undefined;
     return this.serviceAllocator.allocate(obj, old, opts.dryRun);
   }
 
   /** Frees what a removed object held. */
-  private released(rt: ResourceType, obj: KubeObject): void {
-    if (rt.kind === 'Service' && rt.group === '') this.serviceAllocator.release(obj);
+  private async released(rt: ResourceType, obj: KubeObject): Promise<void> {
+    if (rt.kind === 'Service' && rt.group === '') await this.serviceAllocator.release(obj);
   }
 
   /** Rejects new objects in a namespace that is missing or being deleted (NamespaceLifecycle admission). */
@@ -515,9 +572,11 @@ export class ResourceStorage {
     meta.name = oldMeta.name;
     if (rt.namespaced) meta.namespace = oldMeta.namespace;
     else delete meta.namespace;
-    // A uid in the body is a precondition (patches use it to never land on a recreated namesake).
-    if (meta.uid && meta.uid !== oldMeta.uid) {
-      throw conflict(rt, oldMeta.name!, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${oldMeta.uid}`);
+    // A uid in the body is a precondition (patches use it to never land on a recreated namesake),
+    // through the status subresource too.
+    const uid = desired.metadata?.uid;
+    if (uid && uid !== oldMeta.uid) {
+      throw conflict(rt, oldMeta.name!, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${oldMeta.uid}`);
     }
     meta.uid = oldMeta.uid;
     meta.creationTimestamp = oldMeta.creationTimestamp;
@@ -657,11 +716,11 @@ async function settle<T extends { ok: boolean }>(allocation: Transaction | undef
   try {
     result = await write;
   } catch (err) {
-    allocation?.revert();
+    await allocation?.revert();
     throw err;
   }
-  if (result.ok) allocation?.commit();
-  else allocation?.revert();
+  if (result.ok) await allocation?.commit();
+  else await allocation?.revert();
   return result;
 }
 

@@ -4,7 +4,7 @@ import * as zlib from 'node:zlib';
 /**
  * The server side of SPDY/3.1 as Kubernetes clients speak it (moby/spdystream,
  * under client-go's httpstream/spdy): enough of the protocol for kubectl's
- * port-forward, which opens streams (SYN_STREAM with headers) and sends data
+ * port-forward and exec, which open streams (SYN_STREAM with headers) and sends data
  * on them, and expects each stream answered (SYN_REPLY) and ended (FIN).
  *
  * Frames (all integers big-endian):

@@ -59,38 +59,63 @@ export function servingNames(bindAddress: string): string[] {
 
 const isIp = (name: string) => /^[\d.]+$/.test(name) || name.includes(':');
 
-export async function ensureTls(dataDir: string, names: string[]): Promise<TlsMaterial> {
+/** The cluster CA: its certificate and private key, PEM. */
+export interface CertificateAuthority {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A new self-signed cluster CA, valid for ten years. */
+export async function generateCA(): Promise<CertificateAuthority> {
+  const keys = await generateKeys();
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=mk-server-ca@${Math.floor(Date.now() / 1000)}`,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + TEN_YEARS_MS),
+    keys,
+    signingAlgorithm: ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: ca.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+}
+
+/** The CA kept in `<data-dir>/tls/`, if there is one. */
+export function readCA(dataDir: string): CertificateAuthority | undefined {
+  const dir = path.join(dataDir, 'tls');
+  try {
+    return { certPem: fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'), keyPem: fs.readFileSync(path.join(dir, 'ca.key'), 'utf8') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The TLS material in `<data-dir>/tls/`, made or re-issued as needed. With
+ * `clusterCA` (the CA all servers of a cluster share, see
+ * cluster-bootstrap.ts) that CA replaces whatever the data dir held, and a
+ * serving certificate another CA signed is issued again.
+ */
+export async function ensureTls(dataDir: string, names: string[], clusterCA?: CertificateAuthority): Promise<TlsMaterial> {
   const dir = path.join(dataDir, 'tls');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = (n: string) => path.join(dir, n);
   const write = (n: string, content: string) => fs.writeFileSync(file(n), content, { mode: 0o600 });
 
-  let caPem: string;
-  let caKey: webcrypto.CryptoKey;
-  if (fs.existsSync(file('ca.crt')) && fs.existsSync(file('ca.key'))) {
-    caPem = fs.readFileSync(file('ca.crt'), 'utf8');
-    caKey = await importKeyPem(fs.readFileSync(file('ca.key'), 'utf8'));
-  } else {
-    const keys = await generateKeys();
-    const ca = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serial(),
-      name: `CN=mk-server-ca@${Math.floor(Date.now() / 1000)}`,
-      notBefore: new Date(Date.now() - 60_000),
-      notAfter: new Date(Date.now() + TEN_YEARS_MS),
-      keys,
-      signingAlgorithm: ALGORITHM,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      ],
-    });
-    caPem = ca.toString('pem');
-    caKey = keys.privateKey;
-    write('ca.key', await exportKeyPem(keys.privateKey));
-    write('ca.crt', caPem);
+  const held = readCA(dataDir);
+  const wantedCA = clusterCA ?? held ?? (await generateCA());
+  if (held?.certPem !== wantedCA.certPem || held?.keyPem !== wantedCA.keyPem) {
+    write('ca.key', wantedCA.keyPem);
+    write('ca.crt', wantedCA.certPem);
     fs.rmSync(file('server.crt'), { force: true });
   }
+  const caPem = wantedCA.certPem;
+  const caKey = await importKeyPem(wantedCA.keyPem);
 
   const wanted = names.join(',');
   if (fs.existsSync(file('server.crt')) && fs.existsSync(file('server.key')) && fs.existsSync(file('server.names'))

@@ -5,7 +5,7 @@ import type { CacheEvent, CachedObject } from '../storage/watch-cache';
 import { TooOldError } from '../storage/watch-cache';
 import { gone } from './errors';
 import type { ApiRequest } from './request';
-import type { ResourceStorage } from './resources';
+import { watchTrigger, type ResourceStorage } from './resources';
 
 /** Decides whether one object belongs to a watcher's view (namespace, label and field selectors). */
 export type ObjectFilter = (obj: KubeObject) => boolean;
@@ -91,7 +91,7 @@ export function serveWatch(
       for (const item of items) if (filter(item.object)) write(line('ADDED', item));
       if (q.sendInitialEvents === 'true') writeBookmark(true);
     }
-    unsubscribe = cache.watch(from, deliver, () => finish());
+    unsubscribe = cache.watch(from, deliver, () => finish(), watchTrigger(rt, q.fieldSelector));
   } catch (err) {
     if (!(err instanceof TooOldError)) throw err;
     const status = gone(`too old resource version: ${rv} (${err.oldest})`).toStatus();

@@ -3,6 +3,7 @@ import * as https from 'node:https';
 import type { KubeList, KubeObject, Status, WatchEvent } from '../api/types';
 import type { ResourceType } from '../api/registry';
 import { loadClientConfig, type ClientConfig } from './kubeconfig';
+import { classifyConnectionFailure, ServerRotation } from './server-rotation';
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -248,13 +249,38 @@ export interface KubeClient {
 
 export interface ApiClientOptions {
   server: string;
+  /**
+   * Every API server of the cluster (`mk agent --server a,b,c`), instead of
+   * `server` alone. Requests go to one at a time and move to the next when it
+   * refuses connections, does not connect within connectTimeoutMs, drops the
+   * connection, times out or answers 503; a write whose connection broke is
+   * not sent again (it may have been carried out). The servers must share
+   * the CA and the token.
+   */
+  servers?: string[];
+  /** Give up connecting to a server after this many ms (default 10 s): a host that is down answers nothing. */
+  connectTimeoutMs?: number;
   token?: string;
   caData?: string;
   clientCertData?: string;
   clientKeyData?: string;
   insecureSkipTLSVerify?: boolean;
-  /** Give up on a (non-watch) request after this many ms; no limit by default. */
+  /**
+   * Give up on a request when its server has sent nothing for this many ms,
+   * and on a watch whose server has not answered (its response headers)
+   * within it; no limit by default. Either counts as a broken connection, so
+   * with several servers a GET or a watch moves on to the next one.
+   */
   timeoutMs?: number;
+  /**
+   * A watch that asked for bookmarks and has received nothing for this many
+   * ms ends with a ConnectionError, and its server counts as failed: the API
+   * server sends a BOOKMARK at least every minute (mk's bookmarkIntervalMs,
+   * kube-apiserver's cacher alike), so silence this long means its host is
+   * gone without closing the connection, which TCP alone notices only after
+   * many minutes. Default 150 s (2.5 bookmark intervals); 0 turns it off.
+   */
+  watchIdleTimeoutMs?: number;
   userAgent?: string;
 }
 
@@ -283,24 +309,57 @@ function parseBody(res: RawResponse): unknown {
 
 /** Concurrent non-streaming requests per client; more wait for a free connection. */
 const MAX_REQUEST_SOCKETS = 32;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 150_000;
+/** Idle time before TCP keepalive probes start on a connection (Node's agent default is 1 s once a socket is pooled, and none on a TLS connection in use). */
+const TCP_KEEPALIVE_MS = 30_000;
+
+/** Methods a server may be sent twice with the same effect (RFC 9110 idempotent methods). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+/**
+ * The keep-alive race: the server closed an idle kept-alive connection just
+ * as a request was written on it, so the request failed with ECONNRESET
+ * without the server having read it. Worth one retry on a fresh connection:
+ * always for an idempotent method; for POST and PATCH only while no answer
+ * has come (a server that began answering had read, and maybe carried out,
+ * the request). As in Node's http docs, `reusedSocket` tells the race from
+ * a server that failed on a connection made for this request.
+ */
+function lostToKeepAliveRace(req: http.ClientRequest, err: Error, method: string, answered: boolean): boolean {
+  return req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' && (IDEMPOTENT.has(method) || !answered);
+}
+
+/** The server is saying it cannot serve now (not ready, or its datastore is down); another server of the cluster may. */
+const SERVER_UNAVAILABLE = 503;
+
+function serverText(url: URL): string {
+  return url.href.replace(/\/$/, '');
+}
+
+function timedOut(ms: number): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`request timed out after ${ms}ms`);
+  err.code = 'ESOCKETTIMEDOUT';
+  return err;
+}
 
 /** An ApiClient over node:http(s) with a keep-alive agent. Call close() when done so the process can exit. */
 export class ApiClient implements KubeClient {
-  private readonly base: URL;
+  private readonly servers: ServerRotation;
   private readonly agent: http.Agent;
   /** Watches and followed logs hold their connection for minutes: they get their own pool. */
   private readonly streamAgent: http.Agent;
   private readonly transport: typeof http | typeof https;
 
   constructor(private readonly options: ApiClientOptions) {
-    this.base = new URL(options.server);
-    const secure = this.base.protocol === 'https:';
+    this.servers = new ServerRotation(options.servers?.length ? options.servers : [options.server]);
+    const secure = this.servers.current.protocol === 'https:';
     this.transport = secure ? https : http;
     // Requests share at most MAX_REQUEST_SOCKETS kept-alive connections: a
     // burst (an agent with 100 fake nodes reporting at once) queues on warm
     // connections instead of opening, and later closing, a TLS session per
     // request in flight.
-    const agentOptions = (maxSockets: number) => ({ keepAlive: true, maxSockets });
+    const agentOptions = (maxSockets: number) => ({ keepAlive: true, keepAliveMsecs: TCP_KEEPALIVE_MS, maxSockets });
     this.agent = secure
       ? new https.Agent({ ...agentOptions(MAX_REQUEST_SOCKETS), ...this.tlsOptions() })
       : new http.Agent(agentOptions(MAX_REQUEST_SOCKETS));
@@ -322,8 +381,9 @@ export class ApiClient implements KubeClient {
     return { client: new ApiClient(config), config };
   }
 
+  /** The server requests go to now (with several servers, the one that last worked). */
   get server(): string {
-    return this.options.server;
+    return serverText(this.servers.current);
   }
 
   /** Closes idle keep-alive connections. */
@@ -332,8 +392,14 @@ export class ApiClient implements KubeClient {
     this.streamAgent.destroy();
   }
 
-  private requestOptions(method: string, path: string, headers: Record<string, string>, streaming = false): http.RequestOptions {
-    const prefix = this.base.pathname.replace(/\/$/, '');
+  /**
+   * `connection`: a kept-alive one from the request pool or the stream pool,
+   * or a fresh one of its own (a retry after the keep-alive race).
+   */
+  private requestOptions(
+    server: URL, method: string, path: string, headers: Record<string, string>, connection: 'pooled' | 'streaming' | 'fresh' = 'pooled',
+  ): http.RequestOptions {
+    const prefix = server.pathname.replace(/\/$/, '');
     const h: Record<string, string> = {
       Accept: 'application/json',
       'User-Agent': this.options.userAgent ?? 'mk/0.1.0',
@@ -342,16 +408,105 @@ export class ApiClient implements KubeClient {
     if (this.options.token) h.Authorization = `Bearer ${this.options.token}`;
     return {
       method,
-      protocol: this.base.protocol,
-      hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
-      port: this.base.port || undefined,
+      protocol: server.protocol,
+      hostname: server.hostname.replace(/^\[|\]$/g, ''),
+      port: server.port || undefined,
       path: `${prefix}${path}`,
       headers: h,
-      agent: streaming ? this.streamAgent : this.agent,
+      ...(connection === 'fresh'
+        ? { agent: false, ...(this.transport === https ? this.tlsOptions() : {}) }
+        : { agent: connection === 'streaming' ? this.streamAgent : this.agent }),
     };
   }
 
-  private send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
+  /**
+   * Sets up a request's new connection: TCP keepalive once it is up (Node
+   * sets none on a TLS connection until it goes back to the pool, so a watch
+   * would have none), and a limit of connectTimeoutMs on getting it up. The
+   * limit's error code says the request never left: another server may take
+   * it. Over TLS the connection is up once the handshake is done: a server
+   * that is hung still has its TCP connections accepted by the kernel, but
+   * never sees the request.
+   */
+  private setUpConnection(req: http.ClientRequest, server: URL): void {
+    req.once('socket', (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection
+      let tcpUp = false;
+      socket.once('connect', () => {
+        tcpUp = true;
+        socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+      });
+      const timer = setTimeout(() => {
+        const err: NodeJS.ErrnoException = new Error(tcpUp ? `TLS handshake with ${server.host} timed out` : `dial tcp ${server.host}: i/o timeout`);
+        err.code = 'ECONNECTTIMEOUT';
+        req.destroy(err);
+      }, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      const clear = () => clearTimeout(timer);
+      socket.once(this.transport === https ? 'secureConnect' : 'connect', clear);
+      socket.once('close', clear);
+    });
+  }
+
+  /**
+   * Fails a stream whose server has not answered within timeoutMs (a watch
+   * is answered at once; its events may be minutes apart, so only the
+   * answer is timed). The error counts as a broken connection.
+   */
+  private limitAnswer(req: http.ClientRequest): void {
+    const ms = this.options.timeoutMs;
+    if (!ms) return;
+    const timer = setTimeout(() => req.destroy(timedOut(ms)), ms);
+    const clear = () => clearTimeout(timer);
+    req.once('response', clear);
+    req.once('close', clear);
+  }
+
+  /**
+   * One request to `server`, and once more on a fresh connection to the
+   * same server when it was lost to the keep-alive race (the rotation does
+   * not hear of that: the server did nothing wrong). If the retry cannot
+   * even connect, the first error stands: it is the one that tells whether
+   * the request may have been carried out.
+   */
+  private send(server: URL, method: string, path: string, payload: Buffer | undefined, headers: Record<string, string>, fresh = false): Promise<RawResponse> {
+    return new Promise<RawResponse>((resolve, reject) => {
+      let answered = false;
+      let retried = false;
+      const fail = (err: Error) => {
+        if (retried) return;
+        if (!fresh && lostToKeepAliveRace(req, err, method, answered)) {
+          retried = true;
+          this.send(server, method, path, payload, headers, true).then(resolve, (again: ConnectionError) => {
+            reject(classifyConnectionFailure(again.code) === 'not-connected' ? new ConnectionError(serverText(server), err) : again);
+          });
+          return;
+        }
+        reject(err instanceof ConnectionError ? err : new ConnectionError(serverText(server), err));
+      };
+      const req = this.transport.request(this.requestOptions(server, method, path, headers, fresh ? 'fresh' : 'pooled'), (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', fail);
+      });
+      req.on('error', fail);
+      this.setUpConnection(req, server);
+      const timeoutMs = this.options.timeoutMs;
+      if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(timedOut(timeoutMs)));
+      req.end(payload);
+    });
+  }
+
+  /**
+   * Sends a request to the current server, moving on to the next when it
+   * cannot serve. A request that never reached a server, or was refused
+   * with 503, goes to the next at once; so does a GET whose connection
+   * broke. Any other request whose connection broke may have been carried
+   * out, so it fails (its caller decides, as after any lost answer), and
+   * the next request goes to the next server.
+   */
+  private async sendWithFailover(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
     let payload: Buffer | undefined;
     const hdrs = { ...headers };
     if (body !== undefined) {
@@ -359,21 +514,25 @@ export class ApiClient implements KubeClient {
       if (!Object.keys(hdrs).some((k) => k.toLowerCase() === 'content-type')) hdrs['Content-Type'] = 'application/json';
       hdrs['Content-Length'] = String(payload.length);
     }
-    return new Promise<RawResponse>((resolve, reject) => {
-      const req = this.transport.request(this.requestOptions(method, path, hdrs), (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', (err) => reject(new ConnectionError(this.options.server, err)));
-      });
-      req.on('error', (err) => reject(err instanceof ConnectionError ? err : new ConnectionError(this.options.server, err)));
-      if (this.options.timeoutMs) {
-        req.setTimeout(this.options.timeoutMs, () => {
-          req.destroy(new Error(`request timed out after ${this.options.timeoutMs}ms`));
-        });
+    for (let attempt = 1; ; attempt++) {
+      const server = this.servers.current;
+      const lastChance = attempt >= this.servers.size;
+      let res: RawResponse;
+      try {
+        res = await this.send(server, method, path, payload, hdrs);
+      } catch (err) {
+        const failure = classifyConnectionFailure((err as ConnectionError).code);
+        if (failure === 'other') throw err;
+        this.servers.failed(server);
+        if (lastChance || (failure === 'broken' && method !== 'GET')) throw err;
+        continue;
       }
-      req.end(payload);
-    });
+      if (res.statusCode === SERVER_UNAVAILABLE && this.servers.size > 1) {
+        this.servers.failed(server);
+        if (!lastChance) continue;
+      }
+      return res;
+    }
   }
 
   /**
@@ -381,7 +540,7 @@ export class ApiClient implements KubeClient {
    * anything else as text; a non-2xx answer throws ApiStatusError.
    */
   async request<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
-    const res = await this.send(method, path, body, headers);
+    const res = await this.sendWithFailover(method, path, body, headers);
     const parsed = parseBody(res);
     if (res.statusCode < 200 || res.statusCode >= 300) throw ApiStatusError.fromResponse(res.statusCode, parsed);
     return parsed as T;
@@ -475,18 +634,26 @@ export class ApiClient implements KubeClient {
       sinceTime: opts.sinceTime,
       limitBytes: opts.limitBytes,
     });
-    return new Promise((resolve, reject) => {
-      const req = this.transport.request(this.requestOptions('GET', path, { Accept: '*/*' }, true), (res) => {
+    const server = this.servers.current;
+    const open = (connection: 'streaming' | 'fresh') => new Promise<http.IncomingMessage>((resolve, reject) => {
+      let answered = false;
+      const req = this.transport.request(this.requestOptions(server, 'GET', path, { Accept: '*/*' }, connection), (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => reject(ApiStatusError.fromResponse(status, parseBody({ statusCode: status, headers: res.headers, body: Buffer.concat(chunks) }))));
-        res.on('error', (err) => reject(new ConnectionError(this.options.server, err)));
+        res.on('error', (err) => reject(new ConnectionError(serverText(server), err)));
       });
-      req.on('error', (err) => reject(new ConnectionError(this.options.server, err)));
+      req.on('error', (err) => {
+        if (connection === 'streaming' && lostToKeepAliveRace(req, err, 'GET', answered)) return resolve(open('fresh'));
+        reject(new ConnectionError(serverText(server), err));
+      });
+      this.setUpConnection(req, server);
       req.end();
     });
+    return open('streaming');
   }
 
   /**
@@ -511,11 +678,19 @@ export class ApiClient implements KubeClient {
       allowWatchBookmarks: opts.allowWatchBookmarks,
       timeoutSeconds: opts.timeoutSeconds,
     });
-    return this.stream(path, (line) => onEvent(JSON.parse(line) as WatchEvent<T>));
+    const idleLimitMs = opts.allowWatchBookmarks ? this.options.watchIdleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS : 0;
+    return this.stream(path, (line) => onEvent(JSON.parse(line) as WatchEvent<T>), idleLimitMs);
   }
 
-  /** GETs a streaming path and hands each complete, non-empty line to onLine. */
-  private stream(path: string, onLine: (line: string) => void): WatchHandle {
+  /**
+   * GETs a streaming path and hands each complete, non-empty line to onLine.
+   * Until a server answers, the request moves on to the next server as a
+   * GET does (see sendWithFailover); a stream that breaks later just ends,
+   * and its caller's next watch goes to whichever server is current then.
+   * With `idleLimitMs`, an answered stream that receives nothing for that
+   * long fails, and its server with it (see watchIdleTimeoutMs).
+   */
+  private stream(path: string, onLine: (line: string) => void, idleLimitMs = 0): WatchHandle {
     let stopped = false;
     let req: http.ClientRequest | undefined;
     let settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
@@ -527,20 +702,39 @@ export class ApiClient implements KubeClient {
       else settle!.resolve();
     };
 
-    const done = new Promise<void>((resolve, reject) => {
-      settle = { resolve, reject };
-      req = this.transport.request(this.requestOptions('GET', path, {}, true), (res) => {
+    const open = (attempt: number, connection: 'streaming' | 'fresh' = 'streaming') => {
+      const server = this.servers.current;
+      const lastChance = attempt >= this.servers.size;
+      let answered = false;
+      const request = this.transport.request(this.requestOptions(server, 'GET', path, {}, connection), (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
+        if (status === SERVER_UNAVAILABLE && this.servers.size > 1 && !stopped) {
+          this.servers.failed(server);
+          if (!lastChance) {
+            res.resume();
+            open(attempt + 1);
+            return;
+          }
+        }
         if (status < 200 || status >= 300) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () =>
             finish(ApiStatusError.fromResponse(status, parseBody({ statusCode: status, headers: res.headers, body: Buffer.concat(chunks) }))),
           );
-          res.on('error', (err) => finish(new ConnectionError(this.options.server, err)));
+          res.on('error', (err) => finish(new ConnectionError(serverText(server), err)));
           return;
         }
         res.setEncoding('utf8');
+        const idleTimer = idleLimitMs > 0 ? setTimeout(() => {
+          this.servers.failed(server);
+          const err: NodeJS.ErrnoException = new Error(`the watch received nothing, not even a bookmark, for ${idleLimitMs}ms`);
+          err.code = 'ESOCKETTIMEDOUT';
+          finish(new ConnectionError(serverText(server), err));
+          request.destroy();
+        }, idleLimitMs) : undefined;
+        res.once('close', () => clearTimeout(idleTimer));
         let buffered = '';
         const deliver = (line: string) => {
           if (stopped || settled || !line.trim()) return;
@@ -553,6 +747,7 @@ export class ApiClient implements KubeClient {
           }
         };
         res.on('data', (chunk: string) => {
+          idleTimer?.refresh();
           buffered += chunk;
           let nl: number;
           while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -567,10 +762,26 @@ export class ApiClient implements KubeClient {
           finish();
         });
         res.on('close', () => finish());
-        res.on('error', (err) => finish(new ConnectionError(this.options.server, err)));
+        res.on('error', (err) => finish(new ConnectionError(serverText(server), err)));
       });
-      req.on('error', (err) => finish(new ConnectionError(this.options.server, err)));
-      req.end();
+      req = request;
+      request.on('error', (err) => {
+        if (!stopped && connection === 'streaming' && lostToKeepAliveRace(request, err, 'GET', answered)) return open(attempt, 'fresh');
+        const failure = new ConnectionError(serverText(server), err);
+        if (!answered && !stopped && classifyConnectionFailure(failure.code) !== 'other') {
+          this.servers.failed(server);
+          if (!lastChance) return open(attempt + 1);
+        }
+        finish(failure);
+      });
+      this.setUpConnection(request, server);
+      this.limitAnswer(request);
+      request.end();
+    };
+
+    const done = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+      open(1);
     });
 
     return {

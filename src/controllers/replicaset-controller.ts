@@ -294,12 +294,17 @@ export class ReplicaSetController implements Reconciler {
       observedGeneration: rs.metadata.generation,
     };
     const old = rs.status ?? {};
-    const changed = ['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'].some(
+    const changed = STATUS_COUNTS.some(
       (f) => (old[f] ?? 0) !== (status[f] ?? 0),
     );
     if (changed) {
       try {
-        await this.ctx.client.updateStatus(REPLICASETS, { ...rs, status });
+        // A merge patch of the counts, not an update carrying the cached resourceVersion: the
+        // Deployment controller patches spec.replicas of the same object mid-rollout, and such an
+        // update would conflict and be retried. observedGeneration says which spec these counts
+        // answer; a newer spec queues another sync. The uid keeps it off a recreated namesake.
+        const counts = Object.fromEntries(STATUS_COUNTS.map((f) => [f, status[f]]));
+        await this.ctx.client.patch(REPLICASETS, rs.metadata.namespace, rs.metadata.name!, { metadata: { uid: rs.metadata.uid }, status: counts }, 'merge', { subresource: 'status' });
       } catch (err) {
         if (!ApiStatusError.isNotFound(err)) throw err;
       }
@@ -315,6 +320,9 @@ export class ReplicaSetController implements Reconciler {
     }
   }
 }
+
+/** The status fields this controller computes (conditions are left as they are). */
+const STATUS_COUNTS = ['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'];
 
 /**
  * controller.slowStartBatch: calls fn `count` times in batches of 1, 2, 4,

@@ -209,10 +209,19 @@ export class EtcdStore implements Store {
     }
     this.client = new Etcd3(clientOptions);
 
-    const interval = options.compactIntervalMs ?? 60_000;
-    if (interval > 0) {
+    this.setAutoCompaction(true);
+  }
+
+  setAutoCompaction(enabled: boolean): void {
+    const interval = this.options.compactIntervalMs ?? 60_000;
+    if (enabled && interval > 0 && !this.closed && !this.compactTimer) {
+      // The first tick only notes the revision: compaction keeps at least one interval of history.
+      this.lastTickRevision = 0;
       this.compactTimer = setInterval(() => void this.autoCompact().catch(() => undefined), interval);
       this.compactTimer.unref();
+    } else if (!enabled && this.compactTimer) {
+      clearInterval(this.compactTimer);
+      this.compactTimer = undefined;
     }
   }
 
@@ -364,7 +373,7 @@ export class EtcdStore implements Store {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.compactTimer) clearInterval(this.compactTimer);
+    this.setAutoCompaction(false);
     for (const s of this.subscribers) s.ready?.reject(new DatastoreUnavailableError('etcd store is closed'));
     this.subscribers.clear();
     this.stopStream();

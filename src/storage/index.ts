@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { EtcdStore, type EtcdStoreOptions } from './etcd';
+import type { EtcdStoreOptions } from './etcd';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite';
 import type { Store } from './store';
 
@@ -27,6 +27,8 @@ export async function openStore(endpoint: string | undefined, dataDir: string, o
     if (new Set(endpoints.map((e) => e.startsWith('https:'))).size > 1) {
       throw new Error('--datastore-endpoint: the etcd endpoints must be all http:// or all https://');
     }
+    // Loaded only for etcd: its client brings gRPC, which SQLite users need not start up with.
+    const { EtcdStore } = await import('./etcd');
     return new EtcdStore({ endpoints: endpoints.map((e) => e.replace(/\/$/, '')), ...etcd, ...compaction });
   }
   throw new Error(`unsupported --datastore-endpoint "${endpoint}": expected sqlite:///path or http(s)://etcd-host:2379[,http(s)://...]`);

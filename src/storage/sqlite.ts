@@ -22,8 +22,9 @@ import {
  * promise resolves) and published to watchers only after its transaction
  * commits, so nothing unacknowledged is ever visible to watchers, and a
  * commit costs one WAL append per batch instead of one per write.
- * Compaction removes rows that are superseded or tombstones at or below the
- * compacted revision, so the file does not grow without bound under churn.
+ * Compaction to revision N removes the rows that rows at or below N replaced,
+ * and tombstones at or below N, as etcd keeps each key's newest version at N,
+ * so the file does not grow without bound under churn.
  *
  * Writers are serialized by Node itself (better-sqlite3 is synchronous and
  * this process is the only writer), so a read-check-insert cannot interleave
@@ -82,6 +83,9 @@ export interface SqliteStoreOptions {
   retainRevisions?: number;
 }
 
+/** Revisions one compaction statement covers. */
+const COMPACTION_WINDOW = 5_000;
+
 function toKeyValue(row: LogRow): KeyValue {
   return { key: row.key, value: row.value, revision: row.revision, createRevision: row.create_revision };
 }
@@ -107,7 +111,8 @@ export class SqliteStore implements Store {
     list: Database.Statement<[string, string], LogRow>;
     history: Database.Statement<[number, number, string, string], LogRow>;
     insertLog: Database.Statement<[number, string, number, number, number, number, string]>;
-    compactBatch: Database.Statement<[number, number]>;
+    compactReplaced: Database.Statement<[number, number]>;
+    compactTombstones: Database.Statement<[number, number]>;
     begin: Database.Statement<[]>;
     commit: Database.Statement<[]>;
     rollback: Database.Statement<[]>;
@@ -147,26 +152,30 @@ export class SqliteStore implements Store {
       insertLog: this.db.prepare(
         'INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      // Batched so one compaction never holds the write lock for long. Oldest first: a key's
-      // tombstone must not go in an earlier batch than the rows it supersedes, or those rows
-      // would become the key's newest row again and bring the deleted object back.
-      compactBatch: this.db.prepare(
-        `DELETE FROM log WHERE revision IN (
-           SELECT l.revision FROM log l
-           WHERE l.revision <= ?
-             AND (l.deleted = 1 OR EXISTS (SELECT 1 FROM log n WHERE n.key = l.key AND n.revision > l.revision))
-           ORDER BY l.revision
-           LIMIT ?)`,
+      // Compaction follows the links every row keeps to the row it replaced (prev_revision), a
+      // window of revisions at a time so it never holds the write lock for long: the rows the
+      // window's rows replaced go, then the window's tombstones. A tombstone is never removed
+      // before the rows it replaced, which would bring the deleted object back.
+      compactReplaced: this.db.prepare(
+        'DELETE FROM log WHERE revision IN (SELECT prev_revision FROM log WHERE revision > ? AND revision <= ? AND prev_revision > 0)',
       ),
+      compactTombstones: this.db.prepare('DELETE FROM log WHERE revision > ? AND revision <= ? AND deleted = 1'),
       setMeta: this.db.prepare(
         'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
       ),
     };
 
-    const interval = options.compactIntervalMs ?? 60_000;
-    if (interval > 0) {
+    this.setAutoCompaction(true);
+  }
+
+  setAutoCompaction(enabled: boolean): void {
+    const interval = this.options.compactIntervalMs ?? 60_000;
+    if (enabled && interval > 0 && this.db.open && !this.compactTimer) {
       this.compactTimer = setInterval(() => this.autoCompact(), interval);
       this.compactTimer.unref();
+    } else if (!enabled && this.compactTimer) {
+      clearInterval(this.compactTimer);
+      this.compactTimer = undefined;
     }
   }
 
@@ -247,8 +256,10 @@ export class SqliteStore implements Store {
     this.flush();
     const target = Math.min(revision, this.committed);
     if (target <= this.compacted) return;
-    while (this.stmt.compactBatch.run(target, 5_000).changes > 0) {
-      // keep deleting batches until nothing below target is left
+    for (let from = this.compacted; from < target; from += COMPACTION_WINDOW) {
+      const to = Math.min(from + COMPACTION_WINDOW, target);
+      this.stmt.compactReplaced.run(from, to);
+      this.stmt.compactTombstones.run(from, to);
     }
     this.stmt.setMeta.run('compact_revision', target);
     this.compacted = target;
@@ -260,7 +271,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.flush();
-    if (this.compactTimer) clearInterval(this.compactTimer);
+    this.setAutoCompaction(false);
     this.subscribers.clear();
     if (this.db.open) this.db.close();
   }

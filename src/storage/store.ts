@@ -120,6 +120,13 @@ export interface Store {
   /** Drops history at or below `revision` (live keys keep their newest value). */
   compact(revision: number): Promise<void>;
 
+  /**
+   * Turns the engine's own periodic compaction (every `compactIntervalMs`)
+   * on or off; it starts on. Servers sharing one datastore leave it to the
+   * one that holds the compaction lease.
+   */
+  setAutoCompaction(enabled: boolean): void;
+
   /** Answers whether the datastore is reachable (used by /readyz); answers false rather than waiting long. */
   healthy(): Promise<boolean>;
 

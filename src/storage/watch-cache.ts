@@ -50,12 +50,28 @@ export class WatchCache {
   private ringStart = 0;
   /** Each watcher with what ends it (its stream) when the cache must relist. */
   private readonly watchers = new Map<CacheWatcher, (() => void) | undefined>();
+  /** Watchers that see every event; the others are in `triggered`. */
+  private readonly untriggered = new Set<CacheWatcher>();
+  /**
+   * Watchers that can only match objects with one value of the trigger field
+   * (`spec.nodeName=node1`: a kubelet's pod watch), by that value. An event
+   * goes only to those of the object's value before and after it, so a
+   * thousand node watches do not each filter every pod event (the
+   * Kubernetes cacher's trigger functions).
+   */
+  private readonly triggered = new Map<string, Set<CacheWatcher>>();
   private storeWatch?: Watch;
   private stopped = false;
   /** The newest revision evicted from the ring: resumes from before it cannot be served. */
   private evictedThrough = 0;
   /** Writes waiting for their event to reach the cache (see waitFor). */
   private waiters: Array<{ revision: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
+  /**
+   * Objects this server is writing, by key, with the value written: when the
+   * store's event carries that value, the cache takes the writer's object
+   * instead of parsing the value again (see expectWrite).
+   */
+  private readonly writing = new Map<string, { value: string; object: KubeObject }>();
   /** Sorted view of `state`, rebuilt lazily after a change. */
   private sorted?: CachedObject[];
   /** The store revision this cache is consistent with (its own newest event, or a later write elsewhere). */
@@ -66,8 +82,10 @@ export class WatchCache {
   constructor(
     private readonly store: Store,
     readonly prefix: string,
-    private readonly decode: (value: string, revision: number) => { object: KubeObject; json: string },
+    private readonly decode: (value: string, revision: number, parsed?: KubeObject) => { object: KubeObject; json: string },
     private readonly capacity = 10_000,
+    /** The field whose value watchers may be indexed by (see `triggered`): pods' `spec.nodeName`. */
+    private readonly triggerValueOf?: (obj: KubeObject) => string,
   ) {}
 
   /**
@@ -154,7 +172,7 @@ export class WatchCache {
 
   private endWatchers(): void {
     const ends = [...this.watchers.values()];
-    this.watchers.clear();
+    this.clearWatchers();
     for (const end of ends) {
       try {
         end?.();
@@ -167,7 +185,7 @@ export class WatchCache {
   stop(): void {
     this.stopped = true;
     this.storeWatch?.cancel();
-    this.watchers.clear();
+    this.clearWatchers();
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.resolve();
@@ -232,19 +250,73 @@ export class WatchCache {
    * Streams events after `fromRevision` to `watcher`, then live events.
    * Throws TooOldError when that history is no longer held. `onEnd` is
    * called if the cache has to relist and so ends every watch; the watcher
-   * is then already removed.
+   * is then already removed. `trigger`: the watcher only matches objects
+   * whose trigger field has this value, so it is sent only their events (it
+   * still filters those itself).
    */
-  watch(fromRevision: number, watcher: CacheWatcher, onEnd?: () => void): () => void {
+  watch(fromRevision: number, watcher: CacheWatcher, onEnd?: () => void, trigger?: string): () => void {
     if (fromRevision < this.oldestRevision) throw new TooOldError(fromRevision, this.oldestRevision);
     for (let i = this.ringStart; i < this.ring.length; i++) {
       if (this.ring[i].revision > fromRevision) watcher(this.ring[i]);
     }
     this.watchers.set(watcher, onEnd);
-    return () => this.watchers.delete(watcher);
+    const set = trigger !== undefined && this.triggerValueOf ? this.triggerSet(trigger) : this.untriggered;
+    set.add(watcher);
+    return () => {
+      this.watchers.delete(watcher);
+      set.delete(watcher);
+      if (trigger !== undefined && set.size === 0 && this.triggered.get(trigger) === set) this.triggered.delete(trigger);
+    };
+  }
+
+  private triggerSet(value: string): Set<CacheWatcher> {
+    let set = this.triggered.get(value);
+    if (!set) this.triggered.set(value, (set = new Set()));
+    return set;
+  }
+
+  private clearWatchers(): void {
+    this.watchers.clear();
+    this.untriggered.clear();
+    this.triggered.clear();
+  }
+
+  /** Sends an event to the watchers that may match it. */
+  private dispatch(event: CacheEvent): void {
+    const send = (watchers: Iterable<CacheWatcher>) => {
+      for (const w of watchers) {
+        try {
+          w(event);
+        } catch {
+          // One broken watcher must not starve the others.
+        }
+      }
+    };
+    send(this.untriggered);
+    if (this.triggered.size === 0 || !this.triggerValueOf) return;
+    const now = this.triggerValueOf(event.object.object);
+    const before = event.prev ? this.triggerValueOf(event.prev.object) : now;
+    const current = this.triggered.get(now);
+    if (current) send([...current]);
+    const earlier = before !== now ? this.triggered.get(before) : undefined;
+    if (earlier) send([...earlier]);
+  }
+
+  /**
+   * Says that `object`, serialized as `value`, is about to be written at
+   * `key`. The writer hands it over: from then on it is the cache's and is
+   * never changed. If the write fails, a later event with another value
+   * drops it.
+   */
+  expectWrite(key: string, value: string, object: KubeObject): void {
+    this.writing.set(key, { value, object });
   }
 
   private toCacheEvent(e: StoreEvent, prev: CachedObject | undefined): CacheEvent {
-    const { object, json } = this.decode(e.kv.value, e.kv.revision);
+    const written = this.writing.get(e.kv.key);
+    if (written) this.writing.delete(e.kv.key);
+    const parsed = written && e.type !== 'delete' && written.value === e.kv.value ? written.object : undefined;
+    const { object, json } = this.decode(e.kv.value, e.kv.revision, parsed);
     const cached: CachedObject = { key: e.kv.key, object, json, revision: e.kv.revision };
     const type = e.type === 'create' ? 'ADDED' : e.type === 'update' ? 'MODIFIED' : 'DELETED';
     return { type, revision: e.kv.revision, object: cached, prev };
@@ -265,13 +337,7 @@ export class WatchCache {
     this.revision = e.kv.revision;
     this.remember(event);
     this.wake();
-    for (const w of this.watchers.keys()) {
-      try {
-        w(event);
-      } catch {
-        // One broken watcher must not starve the others.
-      }
-    }
+    this.dispatch(event);
   }
 
   private remember(event: CacheEvent): void {

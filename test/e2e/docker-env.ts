@@ -1,9 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { DockerRuntime, type TarEntry } from '../../src/agent/runtime/docker';
-import { eventually } from '../helpers';
+import { LABELS } from '../../src/agent/runtime/runtime';
+import { eventually, startTestServer, type TestServer } from '../helpers';
 
 /**
  * Shared setup of the e2e tests that need a real Docker engine.
@@ -88,6 +90,61 @@ export function requireDocker(): DescribeFn & { skip: DescribeFn; only: Describe
   // One plain line (console.warn in jest would add a stack trace).
   process.stderr.write(`skipping Docker e2e tests: ${reason}\n`);
   return Object.assign(describe.skip as DescribeFn, { skip: describe.skip as DescribeFn, only: describe.skip as DescribeFn });
+}
+
+const run = promisify(execFile);
+
+/** Every container, running or not, that the agent of node `node` made (mk labels each with its node). */
+export async function nodeContainers(node: string): Promise<string[]> {
+  const { stdout } = await run('docker', ['ps', '-a', '-q', '--no-trunc', '--filter', `label=${LABELS.node}=${node}`]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * A test server whose embedded agent is node `node` on the Docker runtime,
+ * and on it a pod `name` in `default`: one TEST_IMAGE container, also
+ * `name`, that runs `script` with `sh -c` and has port 8080 named http.
+ * Resolves once the pod runs, with the pod as then read.
+ */
+export async function startPodOnDocker(node: string, name: string, script: string, labels: Record<string, string> = {}): Promise<{ ts: TestServer; pod: any }> {
+  const image = await ensureTestImage();
+  const ts = await startTestServer({ agent: { runtime: 'docker', nodeName: node, port: 0 } });
+  const pods = '/api/v1/namespaces/default/pods';
+  const created = await ts.api('POST', pods, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name, image, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', script], ports: [{ name: 'http', containerPort: 8080 }] }],
+    },
+  });
+  if (created.status !== 201) throw new Error(`creating pod ${name}: ${created.status} ${created.text}`);
+  const pod = await eventually(async () => {
+    const r = await ts.api('GET', `${pods}/${name}`);
+    expect(r.body.status?.phase).toBe('Running');
+    expect(r.body.status?.podIP).toBeTruthy();
+    expect(r.body.status?.containerStatuses?.[0]?.containerID).toMatch(/^docker:\/\//);
+    return r.body;
+  }, 60_000, 200);
+  return { ts, pod };
+}
+
+/**
+ * Deletes pod `name` and waits until node `node` has no containers left,
+ * then stops the server; removes by force any container still there.
+ */
+export async function stopPodOnDocker(ts: TestServer | undefined, node: string, name: string): Promise<void> {
+  try {
+    if (ts) {
+      await ts.api('DELETE', `/api/v1/namespaces/default/pods/${name}?gracePeriodSeconds=0`).catch(() => undefined);
+      await eventually(async () => expect(await nodeContainers(node)).toEqual([]), 30_000, 250);
+    }
+  } finally {
+    await ts?.destroy();
+    const left = await nodeContainers(node);
+    if (left.length) await run('docker', ['rm', '-f', '-v', ...left]);
+  }
 }
 
 /**

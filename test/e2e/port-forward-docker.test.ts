@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { LABELS } from '../../src/agent/runtime/runtime';
-import { eventually, startTestServer, type TestServer } from '../helpers';
+import { eventually, type TestServer } from '../helpers';
 import { httpGet, kubectlBinaries, startForwarder, tcpExchange } from '../port-forward-helpers';
-import { ensureTestImage, requireDocker } from './docker-env';
+import { requireDocker, startPodOnDocker, stopPodOnDocker } from './docker-env';
 
 /**
  * Port forwarding to a real container: `mk server` with its embedded agent
@@ -18,17 +15,10 @@ import { ensureTestImage, requireDocker } from './docker-env';
 const describeDocker = requireDocker();
 
 const NODE = `e2e-pf-${randomBytes(4).toString('hex')}`;
-const PODS = '/api/v1/namespaces/default/pods';
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'run.js');
-const run = promisify(execFile);
 
 jest.setTimeout(90_000);
-
-async function nodeContainers(): Promise<string[]> {
-  const { stdout } = await run('docker', ['ps', '-a', '-q', '--no-trunc', '--filter', `label=${LABELS.node}=${NODE}`]);
-  return stdout.split('\n').filter(Boolean);
-}
 
 describeDocker('port-forward to a pod on real Docker', () => {
   let ts: TestServer;
@@ -36,46 +26,13 @@ describeDocker('port-forward to a pod on real Docker', () => {
   let podIP: string;
 
   beforeAll(async () => {
-    const image = await ensureTestImage();
-    ts = await startTestServer({ agent: { runtime: 'docker', nodeName: NODE, port: 0 } });
+    let pod: any;
+    ({ ts, pod } = await startPodOnDocker(NODE, 'httpd', 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www', { app: 'httpd' }));
     kubeconfig = path.join(ts.dataDir, 'kubeconfig.yaml');
-    const created = await ts.api('POST', PODS, {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'httpd', labels: { app: 'httpd' } },
-      spec: {
-        terminationGracePeriodSeconds: 1,
-        containers: [{
-          name: 'httpd',
-          image,
-          imagePullPolicy: 'IfNotPresent',
-          command: ['sh', '-c', 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www'],
-          ports: [{ name: 'http', containerPort: 8080 }],
-        }],
-      },
-    });
-    expect(created.status).toBe(201);
-    const pod = await eventually(async () => {
-      const r = await ts.api('GET', `${PODS}/httpd`);
-      expect(r.body.status?.phase).toBe('Running');
-      expect(r.body.status?.podIP).toBeTruthy();
-      return r.body;
-    }, 60_000, 200);
     podIP = pod.status.podIP;
   }, 120_000);
 
-  afterAll(async () => {
-    try {
-      if (ts) {
-        await ts.api('DELETE', `${PODS}/httpd?gracePeriodSeconds=0`).catch(() => undefined);
-        await eventually(async () => expect(await nodeContainers()).toEqual([]), 30_000, 250);
-      }
-    } finally {
-      await ts?.destroy();
-      const left = await nodeContainers();
-      if (left.length) await run('docker', ['rm', '-f', '-v', ...left]);
-    }
-  }, 60_000);
+  afterAll(() => stopPodOnDocker(ts, NODE, 'httpd'), 60_000);
 
   test('mk port-forward pod/httpd :8080 serves concurrent requests; a port nothing listens on fails alone', async () => {
     const f = await startForwarder(process.execPath, [BIN, 'port-forward', 'pod/httpd', ':8080', ':8081', '--address', '127.0.0.1'], [8080, 8081], { KUBECONFIG: kubeconfig });

@@ -712,7 +712,7 @@ describe('deletion and adoption', () => {
     const p = await waitRunningReady('doomed');
     expect(fs.existsSync(path.join(dataDir, 'pods', p.metadata.uid))).toBe(true);
     const del = await ts.api('DELETE', `${PODS}/doomed`);
-    expect(del.status).toBe(202);
+    expect(del.status).toBe(200);
     await eventually(async () => expect((await ts.api('GET', `${PODS}/doomed`)).status).toBe(404));
     expect((await runtime.listPods()).find((x) => x.podUid === p.metadata.uid)).toBeUndefined();
     expect(fs.existsSync(path.join(dataDir, 'pods', p.metadata.uid))).toBe(false);

@@ -95,6 +95,20 @@ export async function create(ts: TestServer, rt: ResourceType, namespace: string
   return res.body;
 }
 
+/**
+ * A Node whose status sends the API server's pod streams (log, exec,
+ * portforward) to an agent listening on 127.0.0.1:`agentPort`, as a
+ * registered agent's would.
+ */
+export async function createNodeAt(ts: TestServer, name: string, agentPort: number): Promise<void> {
+  const nodes = kind('nodes');
+  await create(ts, nodes, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name } });
+  const res = await ts.api('PATCH', pathOf(nodes, undefined, name, 'status'), {
+    status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: agentPort } } },
+  }, MERGE_PATCH);
+  if (res.status !== 200) throw new Error(`status of node ${name}: ${res.status} ${res.text}`);
+}
+
 /** The resourceVersion of an object or list, as a number for ordering checks. */
 export function rv(obj: any): number {
   const v = Number(obj?.metadata?.resourceVersion);

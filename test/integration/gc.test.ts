@@ -74,7 +74,7 @@ test('Foreground: the owner keeps foregroundDeletion until its blocking dependen
   await configMap('fg-held', [ref(owner, { blockOwnerDeletion: true })], ['example.com/hold']);
 
   const del = await ts.api('DELETE', `${NS}/configmaps/fg-owner`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' });
-  expect(del.status).toBe(202);
+  expect(del.status).toBe(200);
   expect(del.body.metadata.deletionTimestamp).toBeDefined();
   expect(del.body.metadata.finalizers).toEqual(['foregroundDeletion']);
 
@@ -97,7 +97,7 @@ test('Foreground cascades through a chain of owners', async () => {
   const mid = await configMap('chain-mid', [ref(top, { blockOwnerDeletion: true })]);
   await pod('chain-leaf', [ref(mid, { controller: true, blockOwnerDeletion: true })]);
   const del = await ts.api('DELETE', `${NS}/configmaps/chain-top?propagationPolicy=Foreground`);
-  expect(del.status).toBe(202);
+  expect(del.status).toBe(200);
   await gone(`${NS}/pods/chain-leaf`);
   await gone(`${NS}/configmaps/chain-mid`);
   await gone(`${NS}/configmaps/chain-top`);
@@ -110,7 +110,7 @@ test('Orphan: the dependents stay, without the reference; orphanDependents: true
   await configMap('or-b', [ref(owner), ref(other)]);
 
   const del = await ts.api('DELETE', `${NS}/configmaps/or-owner`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' });
-  expect(del.status).toBe(202);
+  expect(del.status).toBe(200);
   expect(del.body.metadata.finalizers).toEqual(['orphan']);
   await gone(`${NS}/configmaps/or-owner`);
   const a = await get(`${NS}/pods/or-a`);
@@ -120,7 +120,7 @@ test('Orphan: the dependents stay, without the reference; orphanDependents: true
 
   const owner2 = await configMap('or-owner2');
   await configMap('or-c', [ref(owner2)]);
-  expect((await ts.api('DELETE', `${NS}/configmaps/or-owner2`, { kind: 'DeleteOptions', apiVersion: 'v1', orphanDependents: true })).status).toBe(202);
+  expect((await ts.api('DELETE', `${NS}/configmaps/or-owner2`, { kind: 'DeleteOptions', apiVersion: 'v1', orphanDependents: true })).status).toBe(200);
   await gone(`${NS}/configmaps/or-owner2`);
   expect((await get(`${NS}/configmaps/or-c`)).metadata.ownerReferences).toBeUndefined();
 });
@@ -142,7 +142,7 @@ test('Foreground on a running pod: the finalizer goes at once (no dependents), t
   await pod('fg-self');
   await eventually(async () => expect((await get(`${NS}/pods/fg-self`)).status.phase).toBe('Running'), 10_000);
   const del = await ts.api('DELETE', `${NS}/pods/fg-self?propagationPolicy=Foreground`);
-  expect(del.status).toBe(202);
+  expect(del.status).toBe(200);
   expect(del.body.metadata.finalizers).toEqual(['foregroundDeletion']);
   expect(del.body.metadata.deletionGracePeriodSeconds).toBe(30);
   await gone(`${NS}/pods/fg-self`);

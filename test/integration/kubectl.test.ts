@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import type { FakeRuntime } from '../../src/agent/runtime/fake';
 import { eventually, startTestServer, tempDir, type TestServer } from '../helpers';
+import { compatKubectls, noKubectl } from '../kubectl-env';
 import { kind, pathOf } from './fixtures';
 
 /**
@@ -13,15 +14,21 @@ import { kind, pathOf } from './fixtures';
  * flags (no --validate=false). Every verb is checked through the API, not
  * only by its exit code.
  *
- * Binaries: the `kubectl` on PATH (on these machines the Google Cloud SDK
- * dispatcher, which runs the release matching the server's minor, 1.31),
- * and the oldest and newest pinned releases found beside it (`kubectl.1.27`,
- * `kubectl.1.33`). Each is skipped when absent, with a note on the console:
- * kubectl comes with the machine image here, not from `.ci/run` (Debian's
- * kubernetes-client is 1.20, older than any release this suite targets).
+ * Binaries (test/kubectl-env.ts): the `kubectl` on PATH (on these machines
+ * the Google Cloud SDK dispatcher, which runs the release matching the
+ * server's minor, 1.31) and the oldest and newest pinned releases beside it
+ * (`kubectl.1.27`, `kubectl.1.33`); or exactly those MK_KUBECTL names.
+ * Debian's kubernetes-client, kubectl 1.20, is what a bare CI machine gets
+ * (.ci/run): where a release prints or validates differently, the test says
+ * which does what. Under CI=true a missing kubectl fails the suite.
+ *
+ * What needs a process in a container (exec with stdin or a terminal, cp,
+ * port-forward) is in test/e2e/kubectl-docker.test.ts; SPDY exec's
+ * protocol versions in spdy-exec.test.ts.
  *
  * Not covered: `kubectl top` (mk serves no metrics API, so kubectl says
- * "Metrics API not available"), `attach`.
+ * "Metrics API not available"). mk does not serve `attach`: the test checks
+ * that kubectl says so.
  */
 
 jest.setTimeout(120_000);
@@ -34,25 +41,7 @@ const CONFIGMAPS = kind('configmaps');
 const SECRETS = kind('secrets');
 const NAMESPACES = kind('namespaces');
 
-function onPath(name: string): string | undefined {
-  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
-  return found || undefined;
-}
-
-/** The binaries to run the suite with: PATH's kubectl, then the pinned releases beside it. */
-function kubectlBinaries(): Array<{ label: string; file: string }> {
-  const onPathKubectl = onPath('kubectl');
-  if (!onPathKubectl) return [];
-  const out = [{ label: 'kubectl on PATH', file: onPathKubectl }];
-  const dir = path.dirname(fs.realpathSync(onPathKubectl));
-  for (const version of ['1.27', '1.33']) {
-    const file = path.join(dir, `kubectl.${version}`);
-    if (fs.existsSync(file)) out.push({ label: `kubectl ${version}`, file });
-  }
-  return out;
-}
-
-const binaries = kubectlBinaries();
+const { binaries, missing } = compatKubectls();
 
 interface Run {
   code: number | null;
@@ -65,8 +54,7 @@ let cacheRoot: string;
 let fakeRuntime: FakeRuntime;
 
 if (!binaries.length) {
-  test.skip('kubectl compatibility suite: no kubectl on PATH', () => undefined);
-  console.warn('kubectl compatibility suite skipped: no kubectl on PATH');
+  noKubectl('the kubectl compatibility suite', missing!);
 } else {
   beforeAll(async () => {
     ts = await startTestServer({ agent: { runtime: 'fake', nodeName: 'kubectl-node', port: 0 } });
@@ -83,17 +71,18 @@ if (!binaries.length) {
     if (cacheRoot) fs.rmSync(cacheRoot, { recursive: true, force: true });
   });
 
-  describe.each(binaries)('$label', ({ file }) => {
-    const ns = `kc-${path.basename(file).replace(/[^0-9a-z]+/gi, '-').replace(/-+$/, '').toLowerCase()}`;
+  describe.each(binaries.map((b, i) => ({ ...b, index: i })))('$label', ({ file, index }) => {
+    const ns = `kc${index}-${path.basename(file).replace(/[^0-9a-z]+/gi, '-').replace(/-+$/, '').toLowerCase()}`;
     let cacheDir: string;
-    /** The client's minor version: exec over WebSocket came with 1.30. */
+    /** The client's minor version, for what older releases print differently. */
     let minor: number;
 
     /**
      * Starts kubectl with mk's kubeconfig, a cache of its own, and an optional
-     * environment; `output()` is what it printed so far, `done` its result.
+     * environment; `output()` is what it printed so far, `done` its result,
+     * `stop()` interrupts it (for -w and -f).
      */
-    const start = (args: string[], env: Record<string, string> = {}): { output: () => Run; done: Promise<Run> } => {
+    const start = (args: string[], env: Record<string, string> = {}): { output: () => Run; done: Promise<Run>; stop: () => Promise<Run> } => {
       const child = spawn(file, [`--cache-dir=${cacheDir}`, ...args], {
         env: { ...process.env, KUBECONFIG: ts.server.kubeconfigPath, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,7 +95,11 @@ if (!binaries.length) {
         child.on('error', reject);
         child.on('close', (code) => resolve({ code, stdout, stderr }));
       });
-      return { output: () => ({ code: child.exitCode, stdout, stderr }), done };
+      const stop = () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+        return done;
+      };
+      return { output: () => ({ code: child.exitCode, stdout, stderr }), done, stop };
     };
     const kubectl = (args: string[], opts: { env?: Record<string, string> } = {}): Promise<Run> => start(args, opts.env).done;
     /** kubectl in the suite's namespace, failing the test unless it exits 0. */
@@ -141,7 +134,8 @@ if (!binaries.length) {
 
     beforeAll(async () => {
       cacheDir = fs.mkdtempSync(path.join(cacheRoot, 'c-'));
-      minor = Number(JSON.parse((await kubectl(['version', '--client', '-o', 'json'])).stdout).clientVersion.minor);
+      // parseInt: vendor builds say "27+".
+      minor = parseInt(JSON.parse((await kubectl(['version', '--client', '-o', 'json'])).stdout).clientVersion.minor, 10);
       const created = await ts.api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       expect(created.status).toBe(201);
     });
@@ -159,8 +153,15 @@ if (!binaries.length) {
       expect(resources).toMatch(/^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m);
       expect(resources).toMatch(/^selfsubjectaccessreviews\s+authorization\.k8s\.io\/v1\s+false\s+SelfSubjectAccessReview$/m);
       expect((await ok('api-resources', '--verbs=list', '-o', 'name')).split('\n')).not.toContain('selfsubjectaccessreviews.authorization.k8s.io');
-      expect((await ok('api-resources', '--categories=all', '-o', 'name')).trim().split('\n').sort())
-        .toEqual(['cronjobs.batch', 'daemonsets.apps', 'deployments.apps', 'jobs.batch', 'pods', 'replicasets.apps', 'services'].sort());
+      const all = ['cronjobs.batch', 'daemonsets.apps', 'deployments.apps', 'jobs.batch', 'pods', 'replicasets.apps', 'services'];
+      if (minor >= 25) {
+        expect((await ok('api-resources', '--categories=all', '-o', 'name')).trim().split('\n').sort()).toEqual(all.sort());
+      } else {
+        // No --categories before 1.25: `get all` expands the category from discovery, one list per kind (its -v=6 log shows them).
+        const { stderr } = await kubectl(['get', 'all', '-A', '-v=6']);
+        const listed = [...stderr.matchAll(/ GET https:\/\/[^/]+\/(?:api\/v1|apis\/(\w+)\/v1)\/(\w+)\?limit=500 200 OK/g)].map((m) => (m[1] ? `${m[2]}.${m[1]}` : m[2]));
+        expect(listed.sort()).toEqual(all.sort());
+      }
 
       // eslint-disable-next-line no-control-regex
       expect((await ok('cluster-info')).replace(/\u001b\[[0-9;]*m/g, '')).toContain(`Kubernetes control plane is running at ${ts.url}`);
@@ -169,6 +170,19 @@ if (!binaries.length) {
     test('explain reads the schemas the server validates with', async () => {
       const containers = await ok('explain', 'pod.spec.containers');
       expect(containers).toMatch(/^KIND:\s+Pod$/m);
+      if (minor < 27) {
+        // Before 1.27 explain reads /openapi/v2 and names every object type "Object".
+        expect(containers).toMatch(/^RESOURCE: containers <\[\]Object>$/m);
+        expect(containers).toMatch(/^ {3}image\t<string>$/m);
+        expect(containers).toMatch(/^ {3}name\t<string> -required-$/m);
+        expect(containers).toMatch(/^ {3}ports\t<\[\]Object>$/m);
+        const strategy = await ok('explain', 'deployment.spec.strategy');
+        expect(strategy).toMatch(/^VERSION:\s+apps\/v1$/m);
+        expect(strategy).toMatch(/^ {3}rollingUpdate\t<Object>$/m);
+        expect(strategy).toMatch(/^ {3}type\t<string>$/m);
+        expect(await kubectl(['explain', 'pod.spec.nope'])).toMatchObject({ code: 1, stderr: 'error: field "nope" does not exist\n' });
+        return;
+      }
       expect(containers).toMatch(/^FIELD: containers <\[\]Container>$/m);
       expect(containers).toMatch(/^ {2}image\t<string>$/m);
       expect(containers).toMatch(/^ {2}name\t<string> -required-$/m);
@@ -210,9 +224,22 @@ if (!binaries.length) {
       expect(unchanged.spec).toEqual(configured.spec);
       expect(unchanged.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toBe(configured.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']);
 
-      // kubectl finds `fieldValidation` on the kind's PATCH in /openapi and leaves unknown fields to the server.
       const bad = deployment('bad-field', { container: { bogus: true } });
       const badFile = writeManifest('bad.json', bad);
+      if (minor < 25) {
+        // Before 1.25 kubectl validates against /openapi/v2 itself; without that, the server drops the field and warns.
+        const refusedHere = await kubectl(['apply', '-f', badFile]);
+        expect(refusedHere.code).toBe(1);
+        expect(refusedHere.stderr).toContain('error validating data: ValidationError(Deployment.spec.template.spec.containers[0]): unknown field "bogus" in io.k8s.api.core.v1.Container');
+        expect(await get(DEPLOYMENTS, 'bad-field')).toBeUndefined();
+        const unvalidated = await kubectl(['create', '--validate=false', '-f', badFile]);
+        expect(unvalidated).toMatchObject({ code: 0, stdout: 'deployment.apps/bad-field created\n' });
+        expect(unvalidated.stderr).toContain('Warning: unknown field "spec.template.spec.containers[0].bogus"');
+        expect((await get(DEPLOYMENTS, 'bad-field')).spec.template.spec.containers[0].bogus).toBeUndefined();
+        await ok('delete', 'deployment', 'bad-field');
+        return;
+      }
+      // kubectl finds `fieldValidation` on the kind's PATCH in /openapi and leaves unknown fields to the server.
       const refused = await kubectl(['apply', '-f', badFile]);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.template.spec.containers[0].bogus"');
@@ -250,7 +277,7 @@ if (!binaries.length) {
       await ok('delete', 'namespace', other, '--wait=false');
     });
 
-    test('run, wait --for=condition=Ready, logs, exec, describe', async () => {
+    test('run, wait --for=condition=Ready, logs [-f] [--previous] [--tail], exec, attach, describe', async () => {
       expect(await ok('run', 'solo', '--image=busybox:1.36', '--labels=tier=solo', '--', 'sleep', '3600')).toBe('pod/solo created\n');
       expect(await ok('wait', '--for=condition=Ready', 'pod/solo', '--timeout=60s')).toBe('pod/solo condition met\n');
       const pod = await get(PODS, 'solo');
@@ -264,23 +291,48 @@ if (!binaries.length) {
       expect(await ok('logs', 'solo')).toBe('hello from solo\nsecond line\n');
       expect(await ok('logs', 'solo', '--tail=1')).toBe('second line\n');
 
-      if (minor >= 30) {
-        // Before 1.30 kubectl runs exec over SPDY, which mk serves for port-forward only.
-        expect(await ok('exec', 'solo', '--', 'echo', 'hi', 'there')).toBe('hi there\n');
-        const failed = await kubectl(['-n', ns, 'exec', 'solo', '--', 'sh', '-c', 'exit 3']);
-        expect(failed.code).toBe(3);
-      }
+      // Exec: WebSocket (v5.channel.k8s.io) from 1.30, SPDY (v4.channel.k8s.io) before; either way the exit code comes back.
+      expect(await ok('exec', 'solo', '--', 'echo', 'hi', 'there')).toBe('hi there\n');
+      expect(await kubectl(['-n', ns, 'exec', 'solo', '--', 'sh', '-c', 'exit 3'])).toMatchObject({ code: 3, stderr: 'command terminated with exit code 3\n' });
+      const noContainer = await kubectl(['-n', ns, 'exec', 'solo', '-c', 'nope', '--', 'true']);
+      expect(noContainer.code).toBe(1);
+      expect(noContainer.stderr).toContain('container nope is not valid for pod solo');
+
+      // mk serves no pods/attach, and says so.
+      const attached = await kubectl(['-n', ns, 'attach', 'solo']);
+      expect(attached.code).toBe(1);
+      expect(attached.stderr).toContain('mk does not serve pods/attach');
+
+      // -f follows until the container ends; its log is then the --previous one.
+      const following = start(['-n', ns, 'logs', '-f', 'solo']);
+      await eventually(() => expect(following.output().stdout).toBe('hello from solo\nsecond line\n'), 30_000);
+      fakeRuntime.appendLog(containerId, 'followed');
+      await eventually(() => expect(following.output().stdout).toBe('hello from solo\nsecond line\nfollowed\n'), 30_000);
+      fakeRuntime.exitContainer(containerId, 2);
+      expect(await following.done).toMatchObject({ code: 0, stdout: 'hello from solo\nsecond line\nfollowed\n' });
+      const restarted = await eventually(async () => {
+        const status = (await get(PODS, 'solo')).status.containerStatuses[0];
+        expect(status).toMatchObject({ restartCount: 1, state: { running: expect.anything() }, lastState: { terminated: { exitCode: 2 } } });
+        return status;
+      }, 30_000);
+      fakeRuntime.appendLog(String(restarted.containerID).replace(/^[a-z]+:\/\//, ''), 'after the restart');
+      expect(await ok('logs', 'solo')).toBe('after the restart\n');
+      expect(await ok('logs', 'solo', '--previous')).toBe('hello from solo\nsecond line\nfollowed\n');
+      expect(await ok('logs', 'solo', '--previous', '--tail=1')).toBe('followed\n');
 
       const described = await ok('describe', 'pod', 'solo');
       expect(described).toMatch(/^Name:\s+solo$/m);
       expect(described).toMatch(new RegExp(`^Namespace:\\s+${ns}$`, 'm'));
       expect(described).toMatch(/^Node:\s+kubectl-node\//m);
       expect(described).toMatch(/^Status:\s+Running$/m);
+      expect(described).toMatch(/^ {4}Last State:\s+Terminated$/m);
+      expect(described).toMatch(/^ {6}Exit Code:\s+2$/m);
+      expect(described).toMatch(/^ {4}Restart Count:\s+1$/m);
       expect(described).toMatch(/^Events:/m);
       expect(described).toMatch(/Scheduled\s+.*Successfully assigned .*\/solo to kubectl-node/);
     });
 
-    test('get: output formats, -A, -l, --field-selector, --sort-by', async () => {
+    test('get: output formats, -A, -l, --field-selector, --sort-by, -w', async () => {
       await ok('run', 'alpha', '--image=busybox:1.36', '--labels=group=sorted,rank=2', '--', 'sleep', '3600');
       await ok('run', 'beta', '--image=busybox:1.36', '--labels=group=sorted,rank=1', '--', 'sleep', '3600');
       await ok('wait', '--for=condition=Ready', 'pod/alpha', 'pod/beta', '--timeout=60s');
@@ -291,10 +343,11 @@ if (!binaries.length) {
       expect(header.split(/\s{2,}/)).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES']);
       expect(row.split(/\s{2,}/)).toEqual(['alpha', '1/1', 'Running', '0', expect.stringMatching(/^\d+s$/), alpha.status.podIP, 'kubectl-node', '<none>', '<none>']);
 
-      // kubectl leaves managedFields out unless --show-managed-fields.
+      // kubectl leaves managedFields out unless --show-managed-fields (from 1.21; older releases print them).
       const { managedFields: _mf, ...alphaMeta } = alpha.metadata;
-      expect(YAML.parse(await ok('get', 'pod', 'alpha', '-o', 'yaml'))).toEqual({ ...alpha, metadata: alphaMeta });
-      expect(JSON.parse(await ok('get', 'pod', 'alpha', '-o', 'json'))).toEqual({ ...alpha, metadata: alphaMeta });
+      const printed = minor >= 21 ? { ...alpha, metadata: alphaMeta } : alpha;
+      expect(YAML.parse(await ok('get', 'pod', 'alpha', '-o', 'yaml'))).toEqual(printed);
+      expect(JSON.parse(await ok('get', 'pod', 'alpha', '-o', 'json'))).toEqual(printed);
       const list = JSON.parse(await ok('get', 'pods', '-l', 'group=sorted', '-o', 'json'));
       expect(list.kind).toBe('List');
       expect(list.items.map((p: any) => p.metadata.name).sort()).toEqual(['alpha', 'beta']);
@@ -313,6 +366,20 @@ if (!binaries.length) {
       expect(none).toMatchObject({ code: 0, stdout: '', stderr: `No resources found in ${ns} namespace.\n` });
       const missing = await kubectl(['-n', ns, 'get', 'pod', 'nope']);
       expect(missing).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): pods "nope" not found\n' });
+
+      // -w: the table, then a row per change (server-side Table rows over the watch).
+      const watching = start(['-n', ns, 'get', 'pods', '-l', 'group=sorted', '--sort-by=.metadata.name', '-w']);
+      try {
+        await eventually(() => expect(watching.output().stdout).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\nalpha\s+1\/1\s+Running\s+0\s+\d+s\nbeta\s+1\/1\s+Running\s+0\s+\d+s\n$/), 30_000);
+        const labelled = await ts.api('PATCH', pathOf(PODS, ns, 'beta'), { metadata: { labels: { rank: '3' } } }, { 'Content-Type': 'application/merge-patch+json' });
+        expect(labelled.status).toBe(200);
+        await eventually(() => expect(watching.output().stdout).toMatch(/\nbeta\s+1\/1\s+Running\s+0\s+\d+s\nbeta\s+1\/1\s+Running\s+0\s+\d+s\n$/), 30_000);
+        expect((await ts.api('DELETE', `${pathOf(PODS, ns, 'alpha')}?gracePeriodSeconds=0`)).status).toBe(200);
+        await eventually(() => expect(watching.output().stdout).toMatch(/\nalpha\s+1\/1\s+(Running|Terminating)\s+0\s+\d+s\n$/), 30_000);
+        expect(watching.output().code).toBeNull();
+      } finally {
+        await watching.stop();
+      }
     });
 
     test('label, annotate, edit with EDITOR', async () => {
@@ -324,7 +391,8 @@ if (!binaries.length) {
       expect(cm.metadata.labels).toEqual({ tier: 'back' });
       expect(cm.metadata.annotations).toEqual({ note: 'hello' });
       expect(await ok('label', 'configmap', 'edited', 'tier=front', '--overwrite')).toBe('configmap/edited labeled\n');
-      expect(await ok('label', 'configmap', 'edited', 'tier-')).toBe('configmap/edited unlabeled\n');
+      // Before 1.23 kubectl says "labeled" for a removal too.
+      expect(await ok('label', 'configmap', 'edited', 'tier-')).toBe(`configmap/edited ${minor >= 23 ? 'unlabeled' : 'labeled'}\n`);
       expect((await get(CONFIGMAPS, 'edited')).metadata.labels).toBeUndefined();
 
       // kubectl edit writes the object to a file and runs $EDITOR on it: a sed script stands in for a person.
@@ -424,15 +492,52 @@ if (!binaries.length) {
         const kept = await get(REPLICASETS, rs.metadata.name);
         expect(kept.metadata.ownerReferences ?? []).toEqual([]);
       }, 30_000);
-      await ok('delete', 'rs', rs.metadata.name, '--wait=false');
+      // The ReplicaSet orphaned in turn: its pods stay, owned by nothing.
+      const livePods = async (app: string) =>
+        (await ts.api('GET', `${pathOf(PODS, ns)}?labelSelector=app%3D${app}`)).body.items.filter((p: any) => !p.metadata.deletionTimestamp);
+      const orphans = (await livePods('orphaner')).map((p: any) => p.metadata.name).sort();
+      expect(orphans).toHaveLength(1);
+      expect(await ok('delete', 'rs', rs.metadata.name, '--cascade=orphan')).toBe(`replicaset.apps "${rs.metadata.name}" deleted\n`);
+      expect(await get(REPLICASETS, rs.metadata.name)).toBeUndefined();
+      await eventually(async () => {
+        const kept = await livePods('orphaner');
+        expect(kept.map((p: any) => p.metadata.name).sort()).toEqual(orphans);
+        for (const p of kept) expect(p.metadata.ownerReferences ?? []).toEqual([]);
+      }, 30_000);
+      expect(await ok('delete', 'pods', '-l', 'app=orphaner')).toBe(`pod "${orphans[0]}" deleted\n`);
+      expect(await livePods('orphaner')).toEqual([]);
 
+      // Foreground: the deployment stays (foregroundDeletion) until its dependents are gone; a finalizer on its
+      // ReplicaSet holds that moment long enough to look at.
       await ok('create', 'deployment', 'foreground', '--image=nginx:1');
       await waitRolledOut('foreground');
-      expect(await ok('delete', 'deployment', 'foreground', '--cascade=foreground')).toBe('deployment.apps "foreground" deleted\n');
-      // --wait (the default) returned only once the deployment was gone, and foreground deletion removes it after its dependents.
+      const [frs] = (await ts.api('GET', `${pathOf(REPLICASETS, ns)}?labelSelector=app%3Dforeground`)).body.items;
+      // With the resourceVersion read: the garbage collector edits the same list (409 and a retry when it did meanwhile).
+      const setFinalizers = (finalizers: string[], resourceVersion: string) =>
+        ts.api('PATCH', pathOf(REPLICASETS, ns, frs.metadata.name), { metadata: { finalizers, resourceVersion } }, { 'Content-Type': 'application/merge-patch+json' });
+      await eventually(async () => {
+        const current = await get(REPLICASETS, frs.metadata.name);
+        expect((await setFinalizers(['example.com/hold'], current.metadata.resourceVersion)).status).toBe(200);
+      });
+      const deleting = start(['-n', ns, 'delete', 'deployment', 'foreground', '--cascade=foreground']);
+      await eventually(async () => {
+        const d = await get(DEPLOYMENTS, 'foreground');
+        expect(d.metadata.deletionTimestamp).toBeDefined();
+        expect(d.metadata.finalizers).toContain('foregroundDeletion');
+        expect((await get(REPLICASETS, frs.metadata.name)).metadata.deletionTimestamp).toBeDefined();
+        // The ReplicaSet's own dependents go before it.
+        expect(await livePods('foreground')).toEqual([]);
+      }, 30_000);
+      expect(deleting.output().code).toBeNull();
+      await eventually(async () => {
+        const held = await get(REPLICASETS, frs.metadata.name);
+        const released = await setFinalizers((held.metadata.finalizers ?? []).filter((f: string) => f !== 'example.com/hold'), held.metadata.resourceVersion);
+        expect(released.status).toBe(200);
+      });
+      // --wait (the default) returned only once the deployment was gone, after its dependents.
+      expect(await deleting.done).toMatchObject({ code: 0, stdout: 'deployment.apps "foreground" deleted\n' });
       expect(await get(DEPLOYMENTS, 'foreground')).toBeUndefined();
-      const left = (await ts.api('GET', `${pathOf(REPLICASETS, ns)}?labelSelector=app%3Dforeground`)).body.items;
-      expect(left).toEqual([]);
+      expect(await get(REPLICASETS, frs.metadata.name)).toBeUndefined();
 
       // A finalizer holds the object while kubectl wait starts watching (its -v=6 log shows the watch).
       const held = await ts.api('POST', pathOf(CONFIGMAPS, ns), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held', finalizers: ['example.com/hold'] } });

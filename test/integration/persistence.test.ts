@@ -1,7 +1,7 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { ensureBuilt, killMk, startMkServer, type MkProcess } from '../cli-build';
 import { eventually, startTestServer, tempDir, type TestServer } from '../helpers';
 import { API_ONLY, create, kind, manifest, MERGE_PATCH, pathOf, rawRequest, rv } from './fixtures';
 
@@ -11,7 +11,6 @@ import { API_ONLY, create, kind, manifest, MERGE_PATCH, pathOf, rawRequest, rv }
  * SIGKILL (the real `mk server` binary, so nothing flushes on the way out).
  */
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const configmaps = kind('configmaps');
 const deployments = kind('deployments');
 
@@ -60,8 +59,10 @@ test('compaction keeps live objects and their versions across a restart', async 
     await create(ts, configmaps, 'default', manifest(configmaps, 'deleted'));
     const last = await ts.api('DELETE', pathOf(configmaps, 'default', 'deleted'));
     expect(last.status).toBe(200);
+    // The revision of the deletion (a ConfigMap's delete answers with a Status, not the object).
+    const deletedAt = await ts.server.store.currentRevision();
     const churn = (await ts.api('GET', pathOf(configmaps, 'default', 'churn'))).body;
-    await ts.server.store.compact(await ts.server.store.currentRevision());
+    await ts.server.store.compact(deletedAt);
 
     ts = await ts.restart();
     expect((await ts.api('GET', pathOf(configmaps, 'default', 'survivor'))).body).toEqual(keep);
@@ -69,78 +70,29 @@ test('compaction keeps live objects and their versions across a restart', async 
     expect((await ts.api('GET', pathOf(configmaps, 'default', 'deleted'))).status).toBe(404);
     // Even with the newest row (a tombstone) compacted away, revisions never go backwards.
     const next = await create(ts, configmaps, 'default', manifest(configmaps, 'next'));
-    expect(rv(next)).toBeGreaterThan(rv(last.body));
+    expect(rv(next)).toBeGreaterThan(deletedAt);
   } finally {
     await ts.destroy();
   }
 });
 
-/** Compiles the TypeScript when dist/ is missing or older than src/ (`npm test` does this as pretest). */
-function ensureBuilt(): void {
-  const newest = (dir: string, ext: string): number => {
-    let t = 0;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) t = Math.max(t, newest(p, ext));
-      else if (e.name.endsWith(ext)) t = Math.max(t, fs.statSync(p).mtimeMs);
-    }
-    return t;
-  };
-  const built = path.join(ROOT, 'dist', 'commands', 'server.js');
-  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.join(ROOT, 'src'), '.ts')) return;
-  // tsc emits even when some file has a type error; type errors are `tsc --noEmit`'s to report, not this test's.
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', ROOT], { cwd: ROOT, encoding: 'utf8' });
-  if (!fs.existsSync(built)) throw new Error(`building mk failed:\n${tsc.stdout}${tsc.stderr}`);
-  const now = new Date();
-  fs.utimesSync(built, now, now);
-}
-
-interface Child {
-  proc: ChildProcess;
+interface Child extends MkProcess {
   url: string;
   token: string;
   /** Trusts the cluster CA the server keeps in its data dir. */
   agent: https.Agent;
 }
 
-/** Runs `mk server` as its own process and waits for the line that says where it serves. */
 async function spawnServer(dataDir: string): Promise<Child> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'server', '--data-dir', dataDir, '--port', '0', '--disable-proxy'], {
-    cwd: ROOT,
-    // Outside production oclif would load the TypeScript sources; this test is about the built binary.
-    env: { ...process.env, NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mk server did not start in time:\n${out}\n${err}`)), 20_000);
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /serving the Kubernetes API at (\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`mk server exited with ${code}:\n${out}\n${err}`));
-    });
-  });
+  const child = await startMkServer(['--data-dir', dataDir, '--port', '0', '--disable-proxy'], 20_000);
   const token = fs.readFileSync(path.join(dataDir, 'token'), 'utf8').trim();
   const agent = new https.Agent({ keepAlive: true, ca: fs.readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8') });
-  return { proc, url, token, agent };
+  return { ...child, token, agent };
 }
 
 function killHard(child: Child): Promise<void> {
   child.agent.destroy();
-  return new Promise((resolve) => {
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) return resolve();
-    child.proc.once('exit', () => resolve());
-    child.proc.kill('SIGKILL');
-  });
+  return killMk(child);
 }
 
 describe('the real binary under kill -9', () => {

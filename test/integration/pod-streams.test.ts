@@ -4,12 +4,13 @@ import * as path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { WebSocket } from 'ws';
 import { AgentServer } from '../../src/agent/server';
-import type { ContainerRuntime, ExecOptions, ExecSession, LogOptions } from '../../src/agent/runtime/runtime';
 import { badRequest, notFound } from '../../src/apiserver/errors';
 import { ApiClient, ApiStatusError, type ApiClientOptions } from '../../src/client/api-client';
 import { execInPod, type ExecTarget } from '../../src/client/exec';
 import { eventually, httpsRequest, podManifest, startTestServer, type TestServer } from '../helpers';
-import { API_ONLY, create, expectStatus, kind, pathOf } from './fixtures';
+import { kubectlMinor } from '../kubectl-env';
+import { notUsed, ScriptedRuntime, type LogLine } from '../scripted-runtime';
+import { API_ONLY, create, createNodeAt, expectStatus, kind, pathOf } from './fixtures';
 
 /**
  * pods/log and pods/exec end to end: a real API server, a real AgentServer
@@ -25,131 +26,6 @@ jest.setTimeout(60_000);
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'run.js');
 const PODS = kind('pods');
-const NODES = kind('nodes');
-
-// ---------------------------------------------------------------------------
-// The runtime behind the agent: scripted logs and commands
-// ---------------------------------------------------------------------------
-
-interface LogLine {
-  time: Date;
-  text: string;
-}
-
-/**
- * Logs per container id (appendable while followed), and a few commands:
- * `echo ARGS`, `cat` (stdin to stdout), `stty size` (after a resize),
- * `yes-bytes N` (N bytes), `sh -c "echo x; echo y >&2; exit n"`. An
- * unknown command fails to start, as one missing from an image would.
- */
-class ScriptedRuntime implements ContainerRuntime {
-  readonly name = 'scripted';
-  private readonly logLines = new Map<string, LogLine[]>();
-  readonly followers = new Map<string, Set<PassThrough>>();
-  /** What exec was asked to run, for checking the parameters that reached the runtime. */
-  readonly execs: Array<{ containerId: string; command: string[]; opts: ExecOptions }> = [];
-
-  setLogs(id: string, lines: LogLine[]): void {
-    this.logLines.set(id, lines);
-  }
-
-  append(id: string, text: string): void {
-    const line = { time: new Date(), text };
-    this.logLines.get(id)!.push(line);
-    for (const f of this.followers.get(id) ?? []) f.write(`${text}\n`);
-  }
-
-  async logs(id: string, opts: LogOptions): Promise<Readable> {
-    let lines = this.logLines.get(id) ?? [];
-    if (opts.sinceSeconds !== undefined) lines = lines.filter((l) => l.time.getTime() >= Date.now() - opts.sinceSeconds! * 1000);
-    if (opts.tailLines !== undefined) lines = opts.tailLines === 0 ? [] : lines.slice(-opts.tailLines);
-    const text = lines.map((l) => (opts.timestamps ? `${l.time.toISOString()} ${l.text}\n` : `${l.text}\n`)).join('');
-    if (!opts.follow) return Readable.from(text ? [Buffer.from(text)] : []);
-    const out = new PassThrough();
-    out.write(text);
-    if (!this.followers.has(id)) this.followers.set(id, new Set());
-    this.followers.get(id)!.add(out);
-    out.on('close', () => this.followers.get(id)!.delete(out));
-    return out;
-  }
-
-  async exec(containerId: string, command: string[], opts: ExecOptions): Promise<ExecSession> {
-    this.execs.push({ containerId, command, opts });
-    const stdout = new PassThrough();
-    const stderr = opts.tty ? undefined : new PassThrough();
-    const stdin = new PassThrough();
-    let resized: (size: [number, number]) => void = () => undefined;
-    const resizedTo = new Promise<[number, number]>((r) => (resized = r));
-    const finish = (code: number): number => {
-      stdout.end();
-      stderr?.end();
-      return code;
-    };
-    const [prog, ...args] = command;
-    let exitCode: Promise<number>;
-    if (prog === 'echo') {
-      stdout.write(`${args.join(' ')}\n`);
-      exitCode = Promise.resolve(finish(0));
-    } else if (prog === 'cat') {
-      stdin.pipe(stdout, { end: false });
-      exitCode = new Promise((resolve) => stdin.on('end', () => resolve(finish(0))));
-    } else if (prog === 'stty' && args[0] === 'size') {
-      exitCode = resizedTo.then(([cols, rows]) => {
-        stdout.write(`${rows} ${cols}\r\n`);
-        return finish(0);
-      });
-    } else if (prog === 'yes-bytes') {
-      const total = Number(args[0]);
-      const chunk = Buffer.alloc(64 * 1024, 'y');
-      exitCode = (async () => {
-        for (let sent = 0; sent < total; sent += chunk.length) {
-          if (!stdout.write(chunk.subarray(0, Math.min(chunk.length, total - sent)))) await new Promise((r) => stdout.once('drain', r));
-        }
-        return finish(0);
-      })();
-    } else if (prog === 'sh' && args[0] === '-c') {
-      let code = 0;
-      for (const step of args[1]!.split(';').map((s) => s.trim())) {
-        const exit = /^exit (\d+)$/.exec(step);
-        const echo = /^echo (.*?)( >&2)?$/.exec(step);
-        if (exit) {
-          code = Number(exit[1]);
-          break;
-        }
-        if (echo) (echo[2] ? (stderr ?? stdout) : stdout).write(`${echo[1]}\n`);
-      }
-      exitCode = Promise.resolve(finish(code));
-    } else {
-      throw new Error(`OCI runtime exec failed: exec: "${prog}": executable file not found in $PATH`);
-    }
-    return {
-      stdin: opts.stdin ? stdin : undefined,
-      stdout,
-      stderr,
-      exitCode,
-      resize: async (cols, rows) => resized([cols, rows]),
-    };
-  }
-
-  // Not used by the agent's server.
-  version = notUsed;
-  ensureImage = notUsed;
-  runSandbox = notUsed;
-  removeSandbox = notUsed;
-  createContainer = notUsed;
-  startContainer = notUsed;
-  stopContainer = notUsed;
-  removeContainer = notUsed;
-  listPods = notUsed;
-  containerStatus = notUsed;
-  portForward = notUsed;
-  onEvent = (): (() => void) => () => undefined;
-  close = async (): Promise<void> => undefined;
-}
-
-async function notUsed(): Promise<never> {
-  throw new Error('not used by the agent server');
-}
 
 // ---------------------------------------------------------------------------
 // The cluster: a server, a node whose status points at the agent, pods
@@ -205,14 +81,7 @@ beforeAll(async () => {
   agent = new AgentServer({ runtime, token: ts.token, resolveContainer, resolveSandbox: notUsed });
   agentPort = await agent.listen(0, '127.0.0.1');
 
-  await create(ts, NODES, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } });
-  const status = await ts.api('PATCH', pathOf(NODES, undefined, 'node-1', 'status'), {
-    status: {
-      addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: 'node-1' }],
-      daemonEndpoints: { kubeletEndpoint: { Port: agentPort } },
-    },
-  }, { 'Content-Type': 'application/merge-patch+json' });
-  expect(status.status).toBe(200);
+  await createNodeAt(ts, 'node-1', agentPort);
 
   const bound = { spec: { nodeName: 'node-1' } };
   await create(ts, PODS, 'default', podManifest('web', bound));
@@ -343,10 +212,7 @@ describe('pods/log', () => {
   });
 
   test('a node whose agent does not answer is a 500 naming the backend', async () => {
-    await create(ts, NODES, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-dead' } });
-    await ts.api('PATCH', pathOf(NODES, undefined, 'node-dead', 'status'), {
-      status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: await closedPort() } } },
-    }, { 'Content-Type': 'application/merge-patch+json' });
+    await createNodeAt(ts, 'node-dead', await closedPort());
     await create(ts, PODS, 'default', podManifest('orphan', { spec: { nodeName: 'node-dead' } }));
     const res = await ts.api('GET', logPath('orphan'));
     expectStatus(res, 500, 'InternalError');
@@ -694,7 +560,12 @@ withKubectl('real kubectl', () => {
     expect(await kubectl(['logs', 'web'])).toEqual({ code: 0, stdout: 'starting\nlistening on :8080\nGET / 200\n', stderr: '' });
     expect(await kubectl(['logs', 'web', '--tail=1'])).toEqual({ code: 0, stdout: 'GET / 200\n', stderr: '' });
     expect(await kubectl(['logs', 'web', '--previous'])).toEqual({ code: 0, stdout: 'panic: the previous run crashed\n', stderr: '' });
-    expect(await kubectl(['logs', 'duo'])).toEqual({ code: 0, stdout: 'from a\n', stderr: 'Defaulted container "a" out of: a, b, setup (init)\n' });
+    if (kubectlMinor(kubectlPath!) >= 21) {
+      expect(await kubectl(['logs', 'duo'])).toEqual({ code: 0, stdout: 'from a\n', stderr: 'Defaulted container "a" out of: a, b, setup (init)\n' });
+    } else {
+      // Before 1.21 kubectl picks no default container.
+      expect(await kubectl(['logs', 'duo'])).toMatchObject({ code: 1, stderr: expect.stringContaining('a container name must be specified for pod duo') });
+    }
   });
 
   test('kubectl logs -f follows', async () => {

@@ -8,8 +8,9 @@ import { AgentServer } from '../../src/agent/server';
 import { notFound } from '../../src/apiserver/errors';
 import { parseListenAddresses, PortForwarder, type Listening } from '../../src/client/port-forward';
 import { eventually, podManifest, startTestServer, type TestServer } from '../helpers';
+import { kubectlMinor } from '../kubectl-env';
 import { httpGet, kubectlBinaries, startForwarder, tcpEcho, tcpExchange } from '../port-forward-helpers';
-import { API_ONLY, create, expectStatus, kind, pathOf } from './fixtures';
+import { API_ONLY, create, createNodeAt, expectStatus, kind, MERGE_PATCH, pathOf } from './fixtures';
 
 /**
  * pods/portforward end to end without Docker: a real API server, a real
@@ -25,8 +26,6 @@ jest.setTimeout(90_000);
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'run.js');
 const PODS = kind('pods');
-const NODES = kind('nodes');
-const MERGE = { 'Content-Type': 'application/merge-patch+json' };
 
 let ts: TestServer;
 let agent: AgentServer;
@@ -61,7 +60,7 @@ async function runningPod(name: string, extra: Record<string, any> = {}): Promis
     },
     ...extra,
   }));
-  const res = await ts.api('PATCH', pathOf(PODS, 'default', name, 'status'), { status: { phase: 'Running' } }, MERGE);
+  const res = await ts.api('PATCH', pathOf(PODS, 'default', name, 'status'), { status: { phase: 'Running' } }, MERGE_PATCH);
   expect(res.status).toBe(200);
   sandboxes.set(`default/${name}`, pod.metadata.uid);
   return res.body;
@@ -100,11 +99,7 @@ beforeAll(async () => {
     },
   });
   const agentPort = await agent.listen(0, '127.0.0.1');
-  await create(ts, NODES, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } });
-  const status = await ts.api('PATCH', pathOf(NODES, undefined, 'node-1', 'status'), {
-    status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: agentPort } } },
-  }, MERGE);
-  expect(status.status).toBe(200);
+  await createNodeAt(ts, 'node-1', agentPort);
 
   await runningPod('web');
   await create(ts, PODS, 'default', podManifest('pending'));
@@ -409,7 +404,7 @@ describe('mk port-forward', () => {
     await runningPod('short-lived');
     const f = await mkForward(['pod/short-lived', ':8080', '--address', '127.0.0.1'], [8080]);
     expect((await httpGet(f.local.get(8080)!, '/before')).status).toBe(200);
-    const res = await ts.api('PATCH', pathOf(PODS, 'default', 'short-lived', 'status'), { status: { phase: 'Succeeded' } }, MERGE);
+    const res = await ts.api('PATCH', pathOf(PODS, 'default', 'short-lived', 'status'), { status: { phase: 'Succeeded' } }, MERGE_PATCH);
     expect(res.status).toBe(200);
     expect(await f.exited).toBe(1);
     expect(f.stderr()).toBe('error: lost connection to pod\n');
@@ -466,6 +461,13 @@ withKubectl('kubectl port-forward', () => {
   test('a refused port: the error as kubectl prints it, then kubectl gives up the connection (as it does against Kubernetes)', async () => {
     const f = await kubectlForward(kubectl!, ['pod/web', ':9999', '--address', '127.0.0.1'], [9999]);
     expect((await tcpExchange(f.local.get(9999)!, Buffer.from('x'))).length).toBe(0);
+    if (kubectlMinor(kubectl!) < 27) {
+      // Older releases print the error and go on forwarding (1.23-1.26 then exit 0).
+      await eventually(() => expect(f.stderr()).toContain('error forwarding port 9999 to pod web_default'));
+      expect(f.stderr()).toContain('connect: connection refused');
+      await f.stop();
+      return;
+    }
     expect(await f.exited).toBe(1);
     expect(f.stderr()).toContain('an error occurred forwarding');
     expect(f.stderr()).toContain('error forwarding port 9999 to pod web_default');

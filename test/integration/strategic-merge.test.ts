@@ -2,6 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startTestServer, type TestServer } from '../helpers';
+import { kubectlMinor } from '../kubectl-env';
 import { API_ONLY, create, expectStatus, kind, manifest, pathOf } from './fixtures';
 
 /**
@@ -178,7 +179,8 @@ withKubectl('real kubectl', () => {
   test('kubectl label and annotate', async () => {
     expect(await kubectl('label', 'pod', 'kc', 'tier=front')).toMatchObject({ code: 0, stdout: 'pod/kc labeled\n' });
     expect(await kubectl('annotate', 'pod', 'kc', 'note=hello')).toMatchObject({ code: 0, stdout: 'pod/kc annotated\n' });
-    expect(await kubectl('label', 'pod', 'kc', 'tier-')).toMatchObject({ code: 0, stdout: 'pod/kc unlabeled\n' });
+    // Before 1.23 kubectl says "labeled" for a removal too.
+    expect(await kubectl('label', 'pod', 'kc', 'tier-')).toMatchObject({ code: 0, stdout: `pod/kc ${kubectlMinor(kubectlPath!) >= 23 ? 'unlabeled' : 'labeled'}\n` });
     const pod = await get(pods);
     expect(pod.metadata.labels.tier).toBeUndefined();
     expect(pod.metadata.annotations).toEqual({ note: 'hello' });

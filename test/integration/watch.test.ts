@@ -137,6 +137,17 @@ test('field selector on watch: spec.nodeName and status.phase', async () => {
   expect(brief(await running.next())).toBe('ADDED fs-pod');
   await ts.api('PATCH', pathOf(pods, ns, 'fs-pod', 'status'), { status: { phase: 'Succeeded' } }, MERGE_PATCH);
   expect(brief(await running.next())).toBe('DELETED fs-pod');
+  expect(brief(await onNode.next())).toBe('MODIFIED fs-pod');
+
+  // The cache sends a node's watch only that node's pods (indexed by spec.nodeName): a pod bound
+  // elsewhere never shows; one created already on the node, and the node's deletions, do.
+  const elsewhere = { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'fs-other' }, target: { kind: 'Node', name: 'node-8' } };
+  expect((await ts.api('POST', pathOf(pods, ns, 'fs-other', 'binding'), elsewhere)).status).toBe(201);
+  const direct = manifest(pods, 'fs-direct');
+  direct.spec.nodeName = 'node-7';
+  await create(ts, pods, ns, direct);
+  expect((await ts.api('DELETE', `${pathOf(pods, ns, 'fs-pod')}?gracePeriodSeconds=0`)).status).toBe(200);
+  expect(await readUntilSentinel(onNode, 'fs-pod')).toEqual(['ADDED fs-direct', 'DELETED fs-pod']);
 });
 
 test('an invalid selector on watch is 400 before the stream starts', async () => {
@@ -189,10 +200,12 @@ test('sendInitialEvents=true streams the current objects, then a BOOKMARK markin
 });
 
 test('a DELETED event carries the resourceVersion of the deletion', async () => {
-  const from = rv((await ts.api('GET', pathOf(configmaps, 'default'))).body);
-  const w = await watch(`${pathOf(configmaps, 'default')}?watch=true&resourceVersion=${from}`);
-  const created = await create(ts, configmaps, 'default', manifest(configmaps, 'deleted-rv'));
-  const del = await ts.api('DELETE', pathOf(configmaps, 'default', 'deleted-rv'));
+  // Pods: a DELETE that removes one answers with the object (other kinds answer with a Status).
+  const from = rv((await ts.api('GET', pathOf(pods, 'default'))).body);
+  const w = await watch(`${pathOf(pods, 'default')}?watch=true&resourceVersion=${from}`);
+  const created = await create(ts, pods, 'default', manifest(pods, 'deleted-rv'));
+  const del = await ts.api('DELETE', pathOf(pods, 'default', 'deleted-rv'));
+  expect(del.status).toBe(200);
   expect(rv(del.body)).toBeGreaterThan(rv(created));
   const events = await w.until((e) => e.type === 'DELETED');
   expect(events.map(brief)).toEqual(['ADDED deleted-rv', 'DELETED deleted-rv']);

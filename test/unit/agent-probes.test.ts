@@ -1,39 +1,12 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../src/agent/clock';
 import { ProbeManager, runAction, type ActionTarget } from '../../src/agent/probes';
 import { FakeRuntime } from '../../src/agent/runtime/fake';
 import type { KubeObject } from '../../src/api/types';
+import { manualClock } from '../manual-clock';
 
 const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', uid: 'uid-1' }, spec: { containers: [] } };
-
-/** A clock whose timers fire only when the test advances it. */
-function manualClock(): Clock & { advance(ms: number): Promise<void> } {
-  let now = 0;
-  let timers: Array<{ at: number; fn: () => void }> = [];
-  return {
-    now: () => now,
-    after(ms, fn) {
-      const t = { at: now + ms, fn };
-      timers.push(t);
-      return () => (timers = timers.filter((x) => x !== t));
-    },
-    async advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-        if (!due) break;
-        timers = timers.filter((t) => t !== due);
-        now = due.at;
-        due.fn();
-        // Let the probe (an exec, read through streams) finish before the next timer.
-        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-      }
-      now = end;
-    },
-  };
-}
 
 describe('runAction', () => {
   let server: http.Server;
@@ -82,7 +55,11 @@ describe('runAction', () => {
 
 describe('ProbeManager', () => {
   async function setup(probes: Record<string, any>, exec: (cmd: string[]) => number) {
-    const clock = manualClock();
+    // Each probe (an exec, read through streams) finishes before the next timer.
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    const clock = manualClock({ settle });
     const runtime = new FakeRuntime({ node: 'n', execHandler: (_id, cmd) => ({ exitCode: exec(cmd), stdout: 'out' }) });
     const sb = await runtime.runSandbox({ podUid: 'uid-1', name: 'p', namespace: 'default', hostname: 'p', labels: {}, portMappings: [] });
     const id = await runtime.createContainer(sb.id, { name: 'main', image: 'i', env: [], mounts: [], resources: {}, securityContext: {}, labels: {} });

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/storage/sqlite';
 import { tempDir } from '../helpers';
 import { storeConformance } from '../store-conformance';
@@ -31,5 +32,39 @@ describe('SqliteStore durability', () => {
     const b = new SqliteStore(file, { compactIntervalMs: 0 });
     expect(await b.currentRevision()).toBe(head);
     await b.close();
+  });
+
+  test('compaction keeps only what is live at the compacted revision, across windows of revisions', async () => {
+    const file = path.join(tempDir('mk-store-'), 'state.db');
+    const store = new SqliteStore(file, { compactIntervalMs: 0 });
+    const update = async (key: string, times: number) => {
+      let rev = (await store.get(key))!.revision;
+      for (let i = 0; i < times; i++) {
+        const u = await store.update(key, `${key}-${i}`, rev);
+        if (!u.ok) throw new Error('update failed');
+        rev = u.kv.revision;
+      }
+    };
+    await store.create('/gone', 'v');
+    await update('/gone', 3);
+    await store.create('/churn', 'v');
+    // More revisions than one compaction statement covers, between /gone's rows and its tombstone.
+    await update('/churn', 6_000);
+    await store.delete('/gone');
+    await store.create('/kept', 'v');
+    await update('/kept', 2);
+    const mid = await store.currentRevision();
+    await update('/kept', 2);
+    const head = await store.currentRevision();
+
+    await store.compact(mid);
+    const rows = () => new Database(file, { readonly: true }).prepare('SELECT key, revision FROM log ORDER BY revision').all() as Array<{ key: string; revision: number }>;
+    // Each key's newest row at `mid` stays (as etcd keeps it), and everything after; /gone is gone entirely.
+    expect(rows().map((r) => r.key)).toEqual(['/churn', '/kept', '/kept', '/kept']);
+    expect(await store.get('/gone')).toBeUndefined();
+    await store.compact(head);
+    expect(rows().map((r) => `${r.key}@${r.revision}`)).toEqual([`/churn@${(await store.get('/churn'))!.revision}`, `/kept@${head}`]);
+    expect((await store.list('/')).items.map((kv) => kv.value)).toEqual(['/churn-5999', '/kept-1']);
+    await store.close();
   });
 });
