@@ -62,10 +62,18 @@ interface LogRow {
   value: string;
 }
 
+/** A live key's newest row, as far as compare-and-swap needs it. */
+interface LiveKey {
+  revision: number;
+  createRevision: number;
+}
+
 /** Writes waiting for their shared transaction to commit. */
 interface Batch {
   /** The revision before the batch's first write (restored if the commit fails). */
   startRevision: number;
+  /** What the batch's writes replaced in `live`, to put back if the commit fails. */
+  replaced: Array<[string, LiveKey | undefined]>;
   events: StoreEvent[];
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
@@ -104,6 +112,12 @@ export class SqliteStore implements Store {
   private batch?: Batch;
   private compacted: number;
   private readonly subscribers = new Set<Subscriber>();
+  /**
+   * Every live key's newest revision: creates and updates check their
+   * preconditions here rather than with a query per write. Rows are read
+   * only where their value is needed (a conflict's winner, a delete).
+   */
+  private readonly live = new Map<string, LiveKey>();
   private compactTimer?: NodeJS.Timeout;
 
   private readonly stmt: {
@@ -165,6 +179,13 @@ export class SqliteStore implements Store {
       ),
     };
 
+    const newestRows = this.db.prepare(
+      'SELECT key, revision, create_revision, deleted FROM log WHERE revision IN (SELECT max(revision) FROM log GROUP BY key)',
+    );
+    for (const row of newestRows.iterate() as IterableIterator<Pick<LogRow, 'key' | 'revision' | 'create_revision' | 'deleted'>>) {
+      if (!row.deleted) this.live.set(row.key, { revision: row.revision, createRevision: row.create_revision });
+    }
+
     this.setAutoCompaction(true);
   }
 
@@ -199,8 +220,7 @@ export class SqliteStore implements Store {
   }
 
   async create(key: string, value: string): Promise<WriteResult> {
-    const existing = this.newest(key);
-    if (existing) return { ok: false, reason: 'exists', current: toKeyValue(existing) };
+    if (this.live.has(key)) return { ok: false, reason: 'exists', current: toKeyValue(this.newest(key)!) };
     const revision = this.revision + 1;
     const kv: KeyValue = { key, value, revision, createRevision: revision };
     await this.write({ revision, key, created: 1, deleted: 0, create_revision: revision, prev_revision: 0, value }, { type: 'create', kv });
@@ -208,14 +228,15 @@ export class SqliteStore implements Store {
   }
 
   async update(key: string, value: string, expectedRevision: number): Promise<WriteResult> {
-    const existing = this.newest(key);
+    const existing = this.live.get(key);
     if (!existing) return { ok: false, reason: 'notfound' };
-    if (existing.revision !== expectedRevision) return { ok: false, reason: 'conflict', current: toKeyValue(existing) };
+    if (existing.revision !== expectedRevision) return { ok: false, reason: 'conflict', current: toKeyValue(this.newest(key)!) };
     const revision = this.revision + 1;
-    const createRevision = existing.create_revision;
+    const { createRevision } = existing;
     const kv: KeyValue = { key, value, revision, createRevision };
     const row: LogRow = { revision, key, created: 0, deleted: 0, create_revision: createRevision, prev_revision: existing.revision, value };
-    await this.write(row, { type: 'update', kv, prev: toKeyValue(existing) });
+    // No `prev` on update events: the watch cache keeps its own, and reading it would cost a query per write.
+    await this.write(row, { type: 'update', kv });
     return { ok: true, kv };
   }
 
@@ -295,12 +316,15 @@ export class SqliteStore implements Store {
   private write(row: LogRow, event: StoreEvent): Promise<void> {
     if (!this.batch) {
       this.stmt.begin.run();
-      this.batch = { startRevision: this.revision, events: [], waiters: [] };
+      this.batch = { startRevision: this.revision, replaced: [], events: [], waiters: [] };
       setImmediate(() => this.flush());
     }
     this.stmt.insertLog.run(row.revision, row.key, row.created, row.deleted, row.create_revision, row.prev_revision, row.value);
     this.revision = row.revision;
     const batch = this.batch;
+    batch.replaced.push([row.key, this.live.get(row.key)]);
+    if (row.deleted) this.live.delete(row.key);
+    else this.live.set(row.key, { revision: row.revision, createRevision: row.create_revision });
     batch.events.push(event);
     return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
@@ -319,6 +343,10 @@ export class SqliteStore implements Store {
         // the failed commit may already have rolled back
       }
       this.revision = batch.startRevision;
+      for (const [key, before] of batch.replaced.reverse()) {
+        if (before) this.live.set(key, before);
+        else this.live.delete(key);
+      }
       for (const w of batch.waiters) w.reject(err);
       return;
     }

@@ -18,6 +18,10 @@ describe('SqliteStore durability', () => {
     expect(await b.currentRevision()).toBe(head);
     const next = await b.create('/k2', 'v2');
     expect(next.ok && next.kv.revision).toBe(head + 1);
+    // Compare-and-swap works on what was there before the reopen.
+    expect((await b.create('/k', 'again')).ok).toBe(false);
+    expect((await b.update('/k', 'v1b', head)).ok).toBe(true);
+    expect(await b.update('/k', 'v1c', head)).toMatchObject({ ok: false, reason: 'conflict', current: { value: 'v1b' } });
     await b.close();
   });
 
