@@ -11,9 +11,10 @@ import {
   type WatchHandle,
   type WatchOptions,
 } from '../client/api-client';
-import { TooOldError } from '../storage/watch-cache';
+import { TooOldError, type CachedObject } from '../storage/watch-cache';
 import { ApiError, datastoreError, gone } from './errors';
 import { objectFilter, patcher } from './handlers';
+import { objectEnd } from './list-response';
 import { DEFAULT_FIELD_MANAGER, watchTrigger, type ResourceStorage } from './resources';
 import { eventTypeFor } from './watch';
 
@@ -171,17 +172,18 @@ export class LocalClient implements KubeClient {
 
     try {
       const filter = objectFilter(rt, namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      const jsonOf = opts.omitManagedFields ? jsonWithoutManagedFields : (c: CachedObject) => c.json;
       const cache = this.resources.cache(rt);
       const rv = opts.resourceVersion;
       const initial = !rv || rv === '0';
       const from = initial ? cache.revision : Number(rv);
       if (initial) {
-        for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: JSON.parse(item.json) });
+        for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: JSON.parse(jsonOf(item)) });
       }
       // The cache ends every watch when it relists: the stream ends after the events already queued, as over HTTP.
       unsubscribe = cache.watch(from, (e) => {
         const type = eventTypeFor(e, filter);
-        if (type) emit({ type, object: JSON.parse(e.object.json) });
+        if (type) emit({ type, object: JSON.parse(jsonOf(e.object)) });
       }, () => queueMicrotask(() => finish()), watchTrigger(rt, opts.fieldSelector));
       if (opts.timeoutSeconds) timer = setTimeout(() => finish(), opts.timeoutSeconds * 1000);
     } catch (err) {
@@ -195,6 +197,34 @@ export class LocalClient implements KubeClient {
     }
     return { stop: () => finish(), done };
   }
+}
+
+const withoutManagedFields = new WeakMap<CachedObject, string>();
+
+/**
+ * An object's JSON without `metadata.managedFields`, cut from its cached JSON
+ * once per object version and shared by every in-process watch that asked
+ * for it: the managed fields can be half of a small object, and parsing them
+ * for informers that drop them (client-go's TransformStripManagedFields) was
+ * a large part of each event's cost.
+ */
+function jsonWithoutManagedFields(c: CachedObject): string {
+  let json = withoutManagedFields.get(c);
+  if (json !== undefined) return json;
+  json = c.json;
+  const meta = json.indexOf('"metadata":{');
+  const metaEnd = meta >= 0 ? objectEnd(json, meta + '"metadata":'.length) : -1;
+  // Inside metadata only its own member can look like this (labels and annotations hold strings).
+  const at = metaEnd > 0 ? json.indexOf('"managedFields":[', meta) : -1;
+  const end = at > 0 && at < metaEnd ? objectEnd(json, at + '"managedFields":'.length) : -1;
+  if (end > 0) {
+    // The member goes with one comma beside it.
+    const from = json[at - 1] === ',' ? at - 1 : at;
+    const to = from === at && json[end] === ',' ? end + 1 : end;
+    json = json.slice(0, from) + json.slice(to);
+  }
+  withoutManagedFields.set(c, json);
+  return json;
 }
 
 function toClientError(err: unknown): unknown {

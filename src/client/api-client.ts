@@ -163,6 +163,12 @@ export interface WatchOptions {
   fieldSelector?: string;
   allowWatchBookmarks?: boolean;
   timeoutSeconds?: number;
+  /**
+   * The events' objects may come without `metadata.managedFields` (informers
+   * drop them anyway). The in-process client then skips parsing them; over
+   * HTTP the server sends them regardless.
+   */
+  omitManagedFields?: boolean;
 }
 
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';

@@ -190,6 +190,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         labelSelector: this.options.labelSelector,
         fieldSelector: this.options.fieldSelector,
         allowWatchBookmarks: true,
+        omitManagedFields: true,
       },
       (event: WatchEvent<T>) => {
         if (event.type === 'ERROR') {

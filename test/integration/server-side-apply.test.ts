@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { LocalClient } from '../../src/apiserver/local-client';
-import { tempDir, startTestServer, type TestServer } from '../helpers';
+import { eventually, tempDir, startTestServer, type TestServer } from '../helpers';
 import { kubectlMinor } from '../kubectl-env';
 import { API_ONLY, create, expectStatus, JSON_PATCH, kind, manifest, MERGE_PATCH, pathOf } from './fixtures';
 
@@ -291,6 +291,37 @@ describe('managedFields on every write', () => {
     expect(cleared.status).toBe(200);
     expect(cleared.body.metadata.managedFields).toBeUndefined();
     expect(cleared.body.data).toEqual(obj.data);
+  });
+
+  test('an in-process watch that omits managedFields gets everything else of the object, however metadata is laid out', async () => {
+    const client = new LocalClient(ts.server.resources);
+    const received: any[] = [];
+    const from = (await ts.api('GET', pathOf(configmaps, NS))).body.metadata.resourceVersion;
+    const watch = client.watch(configmaps, NS, { resourceVersion: from, omitManagedFields: true }, (e) => received.push(e.object));
+    try {
+      // managedFields as the first, a middle and the last member of metadata, and none at all; a string
+      // that looks like the member must stay.
+      const bodies = [
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { managedFields: [{ manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsV1: { 'f:data': {} } }], name: 'omit-first' }, data: { a: '"managedFields":[1]' } },
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'omit-middle', managedFields: [{ manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsV1: { 'f:data': {} } }], labels: { managedFields: 'x' } }, data: { a: 'b' } },
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'omit-last', annotations: { note: '"managedFields":[' } }, data: { a: 'b' } },
+      ];
+      for (const body of bodies) expect((await ts.api('POST', pathOf(configmaps, NS), body)).status).toBe(201);
+      const cleared = await ts.api('PATCH', pathOf(configmaps, NS, 'omit-last'), [{ op: 'replace', path: '/metadata/managedFields', value: [{}] }], JSON_PATCH);
+      expect(cleared.status).toBe(200);
+      await eventually(() => expect(received).toHaveLength(4));
+      for (const obj of received) {
+        const stored = (await ts.api('GET', pathOf(configmaps, NS, obj.metadata.name))).body;
+        const { managedFields: _omitted, ...metadata } = stored.metadata;
+        if (obj.metadata.resourceVersion !== stored.metadata.resourceVersion) continue; // an earlier version of omit-last
+        expect(obj).toEqual({ ...stored, metadata });
+      }
+      expect(received.map((o) => o.metadata.name)).toEqual(['omit-first', 'omit-middle', 'omit-last', 'omit-last']);
+      expect(received[0].data.a).toBe('"managedFields":[1]');
+      expect(received[2].metadata.annotations.note).toBe('"managedFields":[');
+    } finally {
+      watch.stop();
+    }
   });
 });
 
