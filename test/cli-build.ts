@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -25,6 +25,26 @@ export function ensureBuilt(): void {
   if (!fs.existsSync(built)) throw new Error(`building mk failed:\n${tsc.stdout}${tsc.stderr}`);
   const now = new Date();
   fs.utimesSync(built, now, now);
+}
+
+export interface MkResult {
+  /** null when a signal ended it. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `mk <args>` with `kubeconfig` to its end, colours off, and collects what it printed. */
+export function mkCommand(kubeconfig: string, args: string[]): Promise<MkResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'run.js'), ...args],
+      { cwd: ROOT, env: { ...process.env, KUBECONFIG: kubeconfig, NO_COLOR: '1', FORCE_COLOR: '0' } },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    );
+    child.stdin!.end();
+  });
 }
 
 export interface MkProcess {

@@ -183,6 +183,11 @@ export function watchTrigger(rt: ResourceType, fieldSelector: string | undefined
   return requiredExactValue(parseFieldSelector(fieldSelector, rt.selectableFields), field);
 }
 
+/** Services hold cluster IPs and node ports (checked first, so other kinds' writes wait on nothing). */
+function isService(rt: ResourceType): boolean {
+  return rt.kind === 'Service' && rt.group === '';
+}
+
 function hasStatusSubresource(rt: ResourceType): boolean {
   return rt.subresources.includes('status');
 }
@@ -284,7 +289,7 @@ export class ResourceStorage {
 
     const warnings = this.admit(rt, obj, undefined, opts);
     recordManagedFields(rt, undefined, obj, requestedFields, this.writer(opts, undefined));
-    const allocation = await this.allocate(rt, obj, undefined, opts);
+    const allocation = isService(rt) ? await this.allocate(obj, undefined, opts) : undefined;
     if (opts.dryRun) return { object: this.dryRunResult(obj), warnings };
 
     const key = storageKey(rt, meta.namespace, meta.name);
@@ -373,7 +378,7 @@ export class ResourceStorage {
       // A status write is defaulted like any other write: otherwise its defaults (a node's allocatable)
       // would appear later, on some unrelated spec write.
       const warnings = subresource ? [] : this.admit(rt, next, old, opts);
-      const allocation = subresource ? undefined : await this.allocate(rt, next, old, opts);
+      const allocation = subresource || !isService(rt) ? undefined : await this.allocate(next, old, opts);
       if (subresource === 'status') {
         rt.defaults?.(next);
         this.checkValid(rt, next, undefined, 'Ignore');
@@ -513,14 +518,13 @@ export class ResourceStorage {
    * The allocating admission (Services' cluster IPs and node ports), after
    * validation: what it takes is held until the write settles.
    */
-  private async allocate(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): Promise<Transaction | undefined> {
-    if (rt.kind !== 'Service' || rt.group !== '') return undefined;
+  private allocate(obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): Promise<Transaction> {
     return this.serviceAllocator.allocate(obj, old, opts.dryRun);
   }
 
   /** Frees what a removed object held. */
   private async released(rt: ResourceType, obj: KubeObject): Promise<void> {
-    if (rt.kind === 'Service' && rt.group === '') await this.serviceAllocator.release(obj);
+    if (isService(rt)) await this.serviceAllocator.release(obj);
   }
 
   /** Rejects new objects in a namespace that is missing or being deleted (NamespaceLifecycle admission). */

@@ -2,12 +2,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { LABELS } from '../../src/agent/runtime/runtime';
-import { execInPod } from '../../src/client/exec';
+import { mkCommand } from '../cli-build';
 import { eventually, httpsRequest, openWatch, startTestServer, type TestServer } from '../helpers';
-import { ensureTestImage, requireDocker } from './docker-env';
+import { ensureTestImage, execCaptured, requireDocker } from './docker-env';
 
 /**
  * The agent (kubelet) end to end: a real `mk server` with its embedded agent
@@ -28,8 +27,6 @@ const describeDocker = requireDocker();
 const NODE = `e2e-${randomBytes(4).toString('hex')}`;
 const NS = 'default';
 const PODS = `/api/v1/namespaces/${NS}/pods`;
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'run.js');
 const SERVER_OPTIONS = { agent: { runtime: 'docker' as const, nodeName: NODE, port: 0 } };
 
 const run = promisify(execFile);
@@ -136,35 +133,10 @@ describeDocker('the agent on real Docker', () => {
   }
 
   /** Runs a command through the API server's pods/exec, as `mk exec` does. */
-  async function exec(pod: string, command: string[], containerName?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const sink = (append: (s: string) => void) =>
-      new Writable({
-        write(chunk, _enc, cb) {
-          append(chunk.toString('utf8'));
-          cb();
-        },
-      });
-    const code = await execInPod(
-      { server: ts.url, token: ts.token, caData: ts.server.caPem },
-      { namespace: NS, pod, container: containerName, command },
-      { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) },
-    );
-    return { code, stdout, stderr };
-  }
+  const exec = (pod: string, command: string[], containerName?: string) => execCaptured(ts, NS, pod, command, containerName);
 
   /** Runs the real `mk` binary against the test server. */
-  async function mk(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        { cwd: ROOT, env: { ...process.env, KUBECONFIG: path.join(ts.dataDir, 'kubeconfig.yaml'), NO_COLOR: '1', FORCE_COLOR: '0' } },
-        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const mk = (args: string[]) => mkCommand(path.join(ts.dataDir, 'kubeconfig.yaml'), args);
 
   const HTTPD = 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www';
   const SLEEP = ['sleep', '3600'];

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { LABELS } from '../../src/agent/runtime/runtime';
+import { mkCommand } from '../cli-build';
 import { eventually, openWatch, startTestServer, type TestServer } from '../helpers';
 import { ensureTestImage, requireDocker } from './docker-env';
 
@@ -36,8 +37,6 @@ const MAX_SURGE = 1;
 const PODS = `/api/v1/namespaces/${NS}/pods`;
 const DEPLOYMENTS = `/apis/apps/v1/namespaces/${NS}/deployments`;
 const SELECTOR = `labelSelector=${encodeURIComponent(`app=${NAME}`)}`;
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'run.js');
 const REVISION = 'deployment.kubernetes.io/revision';
 
 const run = promisify(execFile);
@@ -159,16 +158,7 @@ describeDocker('workload controllers on real Docker', () => {
   const containerIdsOf = (pod: any): string[] => (pod.status?.containerStatuses ?? []).map((s: any) => String(s.containerID).replace('docker://', ''));
 
   /** Runs the real `mk` binary against the test server. */
-  async function mk(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        { cwd: ROOT, env: { ...process.env, KUBECONFIG: path.join(ts.dataDir, 'kubeconfig.yaml'), NO_COLOR: '1', FORCE_COLOR: '0' } },
-        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const mk = (args: string[]) => mkCommand(path.join(ts.dataDir, 'kubeconfig.yaml'), args);
 
   /**
    * Follows the Deployment's pods from `initial` (the list the watch starts

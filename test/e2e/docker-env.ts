@@ -2,9 +2,11 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { DockerRuntime, type TarEntry } from '../../src/agent/runtime/docker';
 import { LABELS } from '../../src/agent/runtime/runtime';
+import { execInPod } from '../../src/client/exec';
 import { eventually, startTestServer, type TestServer } from '../helpers';
 
 /**
@@ -152,6 +154,27 @@ export async function stopPodOnDocker(ts: TestServer | undefined, node: string, 
  * returns its name. Safe when several jest workers call it at once: one
  * builds under an exclusive lock file, the others wait for the image.
  */
+/** Runs a command in a pod through the API server's pods/exec, as `mk exec` does, collecting its output. */
+export async function execCaptured(
+  ts: TestServer, namespace: string, pod: string, command: string[], container?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        append(chunk.toString('utf8'));
+        cb();
+      },
+    });
+  const code = await execInPod(
+    { server: ts.url, token: ts.token, caData: ts.server.caPem },
+    { namespace, pod, container, command },
+    { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) },
+  );
+  return { code, stdout, stderr };
+}
+
 export async function ensureTestImage(): Promise<string> {
   testImage ??= buildTestImage().catch((err) => {
     testImage = undefined;

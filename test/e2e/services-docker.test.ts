@@ -3,12 +3,10 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as http from 'node:http';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { LABELS } from '../../src/agent/runtime/runtime';
-import { execInPod } from '../../src/client/exec';
 import { eventually, startTestServer, tempDir, type TestServer } from '../helpers';
-import { ensureTestImage, requireDocker } from './docker-env';
+import { ensureTestImage, execCaptured, requireDocker } from './docker-env';
 
 /**
  * Services end to end (issue 6): a real `mk server` whose embedded agent
@@ -114,23 +112,7 @@ describeDocker('Services on real Docker: NodePort, ClusterIP, DNS', () => {
     return (r.body.subsets ?? []).flatMap((s: any) => (s.addresses ?? []).map((a: any) => a.ip)).sort();
   }
 
-  async function exec(pod: string, command: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const sink = (append: (s: string) => void) =>
-      new Writable({
-        write(chunk, _enc, cb) {
-          append(chunk.toString('utf8'));
-          cb();
-        },
-      });
-    const code = await execInPod(
-      { server: ts.url, token: ts.token, caData: ts.server.caPem },
-      { namespace: NS, pod, command },
-      { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) },
-    );
-    return { code, stdout, stderr };
-  }
+  const exec = (pod: string, command: string[]) => execCaptured(ts, NS, pod, command);
 
   it('serves ClusterIPs and cluster DNS on this host', () => {
     const p = ts.server.agents?.proxy;

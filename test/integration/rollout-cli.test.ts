@@ -1,5 +1,4 @@
-import { execFile, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
+import { mkCommand, type MkResult } from '../cli-build';
 import { eventually, startTestServer, type TestServer } from '../helpers';
 
 /**
@@ -8,31 +7,12 @@ import { eventually, startTestServer, type TestServer } from '../helpers';
  * with a fake node.
  */
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'run.js');
-
 jest.setTimeout(90_000);
 
 let ts: TestServer;
 
-interface MkResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function mk(args: string[]): Promise<MkResult> {
-  let out = '';
-  let err = '';
-  let child!: ChildProcess;
-  return new Promise((resolve) => {
-    child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, KUBECONFIG: ts.server.kubeconfigPath, NO_COLOR: '1' } }, (error) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout: out, stderr: err });
-    });
-    child.stdout!.on('data', (c) => (out += c.toString()));
-    child.stderr!.on('data', (c) => (err += c.toString()));
-    child.stdin!.end();
-  });
+  return mkCommand(ts.server.kubeconfigPath, args);
 }
 
 const D_PATH = '/apis/apps/v1/namespaces/default/deployments';

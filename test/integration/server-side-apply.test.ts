@@ -1,10 +1,10 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { LocalClient } from '../../src/apiserver/local-client';
 import { eventually, tempDir, startTestServer, type TestServer } from '../helpers';
-import { kubectlMinor } from '../kubectl-env';
+import { compatKubectls, kubectlMinor, noKubectl } from '../kubectl-env';
 import { API_ONLY, create, expectStatus, JSON_PATCH, kind, manifest, MERGE_PATCH, pathOf } from './fixtures';
 
 /**
@@ -326,22 +326,12 @@ describe('managedFields on every write', () => {
 });
 
 // ---------------------------------------------------------------------------
-// The real kubectl (PATH's and the pinned oldest and newest; skipped when none) and mk apply
+// The real kubectl (as the compatibility suite picks it; under CI=true a missing one fails) and mk apply
 // ---------------------------------------------------------------------------
 
-/** PATH's kubectl, then the oldest and newest pinned releases beside it (the Cloud SDK's layout). */
-const kubectlBinaries = ((): Array<[string, string]> => {
-  const which = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
-  if (which.status !== 0) return [];
-  const onPath = which.stdout.trim();
-  const out: Array<[string, string]> = [['path', onPath]];
-  const dir = path.dirname(fs.realpathSync(onPath));
-  for (const version of ['1.27', '1.33']) {
-    const file = path.join(dir, `kubectl.${version}`);
-    if (fs.existsSync(file)) out.push([version.replace('.', '-'), file]);
-  }
-  return out;
-})();
+// The compatibility suite's binaries (test/kubectl-env.ts); `label` goes into object names.
+const { binaries: compatBinaries, missing: kubectlMissing } = compatKubectls();
+const kubectlBinaries: Array<[string, string]> = compatBinaries.map((b, i) => [String(i), b.file]);
 
 interface Result {
   code: number | null;
@@ -363,7 +353,7 @@ function manifestFile(dir: string, name: string, obj: unknown): string {
   return file;
 }
 
-if (!kubectlBinaries.length) test.skip('kubectl apply --server-side: no kubectl on PATH', () => undefined);
+if (!kubectlBinaries.length) noKubectl('kubectl apply --server-side', kubectlMissing!);
 
 describe.each(kubectlBinaries)('kubectl apply --server-side (kubectl %s)', (label, binary) => {
   jest.setTimeout(60_000);

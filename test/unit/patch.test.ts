@@ -5,27 +5,7 @@ import {
   isEmptyPatch,
   threeWayMergePatch,
 } from '../../src/api/patch';
-import { ApiError } from '../../src/apiserver/errors';
-
-/** Runs `fn` and returns the ApiError it throws. */
-function apiErrorOf(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    return e as ApiError;
-  }
-  throw new Error('expected an ApiError');
-}
-
-/** Deep-frozen copies make any mutation of an input throw. */
-function frozen<T>(v: T): T {
-  if (typeof v === 'object' && v !== null) {
-    for (const child of Object.values(v)) frozen(child);
-    Object.freeze(v);
-  }
-  return v;
-}
+import { apiErrorOf, frozen } from '../assertions';
 
 describe('applyMergePatch', () => {
   // RFC 7386 Appendix A, every example.

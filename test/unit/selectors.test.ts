@@ -15,17 +15,7 @@ import {
 } from '../../src/api/selectors';
 import { ApiError } from '../../src/apiserver/errors';
 import type { KubeObject } from '../../src/api/types';
-
-/** Runs `fn` and returns the ApiError it throws. */
-function apiErrorOf(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    return e as ApiError;
-  }
-  throw new Error('expected an ApiError');
-}
+import { apiErrorOf } from '../assertions';
 
 const web = { app: 'web', tier: 'frontend', replicas: '3' };
 

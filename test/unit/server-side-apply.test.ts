@@ -6,32 +6,13 @@ import {
 import { lookupResource } from '../../src/api/registry';
 import { applyConfiguration, LAST_APPLIED_ANNOTATION } from '../../src/api/server-side-apply';
 import type { KubeObject } from '../../src/api/types';
-import { ApiError } from '../../src/apiserver/errors';
+import { apiErrorOf, frozen } from '../assertions';
 
 const deployments = lookupResource('apps', 'v1', 'deployments')!;
 const pods = lookupResource('', 'v1', 'pods')!;
 const configmaps = lookupResource('', 'v1', 'configmaps')!;
 const NOW = new Date('2024-05-01T12:00:00.250Z');
 const LATER = new Date('2024-05-01T12:05:00Z');
-
-function apiErrorOf(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    return e as ApiError;
-  }
-  throw new Error('expected an ApiError');
-}
-
-/** Deep-frozen copies make any mutation of an input throw. */
-function frozen<T>(v: T): T {
-  if (typeof v === 'object' && v !== null) {
-    for (const child of Object.values(v)) frozen(child);
-    Object.freeze(v);
-  }
-  return v;
-}
 
 function deploymentConfig(extra: Record<string, any> = {}): any {
   return {

@@ -2,27 +2,7 @@ import { parse } from 'yaml';
 import { applyStrategicMergePatch, strategicMergeSchema } from '../../src/api/strategic-merge';
 import { resourceTypes, lookupKind } from '../../src/api/registry';
 import { schemas, type JSONSchema } from '../../src/api/schemas';
-import { ApiError } from '../../src/apiserver/errors';
-
-/** Runs `fn` and returns the ApiError it throws. */
-function apiErrorOf(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    return e as ApiError;
-  }
-  throw new Error('expected an ApiError');
-}
-
-/** Deep-frozen copies make any mutation of an input throw. */
-function frozen<T>(v: T): T {
-  if (typeof v === 'object' && v !== null) {
-    for (const child of Object.values(v)) frozen(child);
-    Object.freeze(v);
-  }
-  return v;
-}
+import { apiErrorOf, frozen } from '../assertions';
 
 /**
  * The test type of apimachinery's strategicpatch tests (MergeItem), as a
