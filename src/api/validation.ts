@@ -1822,11 +1822,7 @@ function validateNode(node: KubeObject, old?: KubeObject): StatusCause[] {
     else if (cidrs.indexOf(c) !== i) errs.push(field.duplicate(ix('spec.podCIDRs', i), c));
   });
   if (cidrs.length > 2) errs.push(field.invalid('spec.podCIDRs', cidrs, 'may specify no more than one CIDR for each IP family'));
-  for (const kind of ['capacity', 'allocatable']) {
-    for (const [name, q] of entries(node.status?.[kind])) {
-      if ((quantityOf(q) ?? 0) < 0) errs.push(field.invalid(`status.${kind}.${name}`, quantityText(q), IS_NEGATIVE));
-    }
-  }
+  errs.push(...validateNodeStatus(node, old));
   if (!old) return errs;
 
   const oldSpec = isObj(old.spec) ? old.spec : {};
@@ -1837,6 +1833,17 @@ function validateNode(node: KubeObject, old?: KubeObject): StatusCause[] {
   if (oldSpec.providerID && oldSpec.providerID !== spec.providerID) {
     errs.push(field.forbidden('spec.providerID', 'node updates may not change providerID except from "" to valid'));
   }
+  return errs;
+}
+
+function validateNodeStatus(node: KubeObject, old?: KubeObject): StatusCause[] {
+  const errs: StatusCause[] = [];
+  for (const kind of ['capacity', 'allocatable']) {
+    for (const [name, q] of entries(node.status?.[kind])) {
+      if ((quantityOf(q) ?? 0) < 0) errs.push(field.invalid(`status.${kind}.${name}`, quantityText(q), IS_NEGATIVE));
+    }
+  }
+  if (!old) return errs;
   const addresses = new Set<string>();
   list(node.status?.addresses).forEach((a, i) => {
     const key = `${a.type}\u0000${a.address}`;
@@ -1924,6 +1931,11 @@ export const semanticValidators: Record<string, (obj: KubeObject, old?: KubeObje
   PriorityClass: validatePriorityClass,
 };
 
+/** The rules of kinds whose status has any beyond its schema, for writes through the status subresource. */
+const statusValidators: Record<string, (obj: KubeObject, old?: KubeObject) => StatusCause[]> = {
+  Node: validateNodeStatus,
+};
+
 // ---------------------------------------------------------------------------
 // The entry point
 
@@ -1960,6 +1972,37 @@ export function validateObject(rt: ResourceType, obj: KubeObject, old: KubeObjec
     if (rt.validate) causes.push(...rt.validate(obj, old));
   }
   return { causes: dedupe(causes), warnings, strictErrors: [] };
+}
+
+const statusSchemas = new WeakMap<JSONSchema, JSONSchema>();
+
+/** A kind's schema cut down to its status: what a status write's object is checked against. */
+function statusSchemaOf(schema: JSONSchema): JSONSchema {
+  let cut = statusSchemas.get(schema);
+  if (!cut) {
+    const status = schema.properties?.status;
+    cut = { type: 'object', properties: status ? { status } : {} };
+    statusSchemas.set(schema, cut);
+  }
+  return cut;
+}
+
+/**
+ * Validates a write through the status subresource, whose object is the
+ * stored one (valid when it was written) with a new `status`: only the
+ * status is pruned and checked, against the schema and the kind's status
+ * rules, as Kubernetes' status strategies validate only what they let
+ * change (ValidatePodStatusUpdate and its kin). Unknown fields are dropped.
+ */
+export function validateStatus(rt: ResourceType, obj: KubeObject, old: KubeObject): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const schema = statusSchemaOf(rt.schema);
+  const part = { status: obj.status } as unknown as KubeObject;
+  prune(part, schema, '', [], true);
+  if ('status' in part) obj.status = part.status;
+  else delete obj.status;
+  if (!checkSchema(schema, part, causes)) causes.push(...(statusValidators[rt.kind]?.(obj, old) ?? []));
+  return dedupe(causes);
 }
 
 /**

@@ -4,7 +4,7 @@ import { lookupResource, storageKey, storagePrefix, resourceTypes, type Resource
 import { fieldValue, parseFieldSelector, requiredExactValue } from '../api/selectors';
 import { applyConfiguration } from '../api/server-side-apply';
 import type { KubeObject, StatusCause } from '../api/types';
-import { validateObject, type FieldValidation } from '../api/validation';
+import { validateObject, validateStatus, type FieldValidation } from '../api/validation';
 import type { KeyValue, Store, WriteResult as StoreWriteResult } from '../storage';
 import { WatchCache, type CachedObject } from '../storage/watch-cache';
 import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound } from './errors';
@@ -381,7 +381,8 @@ export class ResourceStorage {
       const allocation = subresource || !isService(rt) ? undefined : await this.allocate(next, old, opts);
       if (subresource === 'status') {
         rt.defaults?.(next);
-        this.checkValid(rt, next, undefined, 'Ignore');
+        const causes = validateStatus(rt, next, old);
+        if (causes.length) throw invalid(rt, name, causes);
       }
       recordManagedFields(rt, old, next, requestedFields, this.writer(opts, subresource));
 

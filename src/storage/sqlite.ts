@@ -8,6 +8,7 @@ import {
   type Watch,
   type WriteResult,
 } from './store';
+import { SqliteWriter, type LogRow } from './sqlite-writer';
 
 /**
  * The embedded default datastore: one SQLite file, laid out like kine's log.
@@ -18,17 +19,20 @@ import {
  * replaying history for a watch is a range scan of the primary key.
  *
  * Group commit: writes that arrive in the same turn of the event loop share
- * one transaction, committed on the next turn. A write is acknowledged (its
- * promise resolves) and published to watchers only after its transaction
- * commits, so nothing unacknowledged is ever visible to watchers, and a
- * commit costs one WAL append per batch instead of one per write.
+ * one transaction, committed on the next turn by the writer thread
+ * (sqlite-writer.ts) while the next batch fills. A write is acknowledged
+ * (its promise resolves) and published to watchers only after its
+ * transaction commits, so nothing unacknowledged is ever visible to
+ * watchers, and a commit costs one WAL append per batch instead of one per
+ * write. This thread's connection only reads; rows still on their way to
+ * the file are read from `pending`.
  * Compaction to revision N removes the rows that rows at or below N replaced,
  * and tombstones at or below N, as etcd keeps each key's newest version at N,
  * so the file does not grow without bound under churn.
  *
- * Writers are serialized by Node itself (better-sqlite3 is synchronous and
- * this process is the only writer), so a read-check-insert cannot interleave
- * with another write.
+ * Writes are decided on this thread alone (revision, compare-and-swap on
+ * `live`), so a check-then-write cannot interleave with another write; the
+ * writer thread only makes them durable, in order.
  *
  * Durability: WAL with synchronous=NORMAL. A transaction is in the WAL when
  * commit returns, so a process crash (kill -9) loses no acknowledged write;
@@ -52,30 +56,23 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 `;
 
-interface LogRow {
-  revision: number;
-  key: string;
-  created: number;
-  deleted: number;
-  create_revision: number;
-  prev_revision: number;
-  value: string;
-}
-
 /** A live key's newest row, as far as compare-and-swap needs it. */
 interface LiveKey {
   revision: number;
   createRevision: number;
 }
 
-/** Writes waiting for their shared transaction to commit. */
+/** Writes that share one transaction: open while it fills, then in flight in the writer thread. */
 interface Batch {
-  /** The revision before the batch's first write (restored if the commit fails). */
+  /** The revision before the batch's first write. */
   startRevision: number;
+  rows: LogRow[];
   /** What the batch's writes replaced in `live`, to put back if the commit fails. */
   replaced: Array<[string, LiveKey | undefined]>;
   events: StoreEvent[];
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+  /** Committed or failed: its waiters have their answer. */
+  settled: boolean;
 }
 
 interface Subscriber {
@@ -109,7 +106,14 @@ export class SqliteStore implements Store {
   private revision: number;
   /** The newest committed revision: what readers and watchers may see. */
   private committed: number;
+  /** The batch filling this turn. */
   private batch?: Batch;
+  /** Batches sent to the writer thread, oldest first; they commit in this order. */
+  private inflight: Batch[] = [];
+  /** Each key's newest row not yet committed (tombstones too): reads see it before the file does. */
+  private readonly pending = new Map<string, LogRow>();
+  private drainWaiters: Array<() => void> = [];
+  private readonly writer: SqliteWriter;
   private compacted: number;
   private readonly subscribers = new Set<Subscriber>();
   /**
@@ -124,13 +128,6 @@ export class SqliteStore implements Store {
     newest: Database.Statement<[string], LogRow>;
     list: Database.Statement<[string, string], LogRow>;
     history: Database.Statement<[number, number, string, string], LogRow>;
-    insertLog: Database.Statement<[number, string, number, number, number, number, string]>;
-    compactReplaced: Database.Statement<[number, number]>;
-    compactTombstones: Database.Statement<[number, number]>;
-    begin: Database.Statement<[]>;
-    commit: Database.Statement<[]>;
-    rollback: Database.Statement<[]>;
-    setMeta: Database.Statement<[string, number]>;
   };
 
   constructor(readonly path: string, private readonly options: SqliteStoreOptions = {}) {
@@ -160,23 +157,6 @@ export class SqliteStore implements Store {
       history: this.db.prepare(
         'SELECT * FROM log WHERE revision > ? AND revision <= ? AND key >= ? AND key < ? ORDER BY revision',
       ),
-      begin: this.db.prepare('BEGIN'),
-      commit: this.db.prepare('COMMIT'),
-      rollback: this.db.prepare('ROLLBACK'),
-      insertLog: this.db.prepare(
-        'INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      // Compaction follows the links every row keeps to the row it replaced (prev_revision), a
-      // window of revisions at a time so it never holds the write lock for long: the rows the
-      // window's rows replaced go, then the window's tombstones. A tombstone is never removed
-      // before the rows it replaced, which would bring the deleted object back.
-      compactReplaced: this.db.prepare(
-        'DELETE FROM log WHERE revision IN (SELECT prev_revision FROM log WHERE revision > ? AND revision <= ? AND prev_revision > 0)',
-      ),
-      compactTombstones: this.db.prepare('DELETE FROM log WHERE revision > ? AND revision <= ? AND deleted = 1'),
-      setMeta: this.db.prepare(
-        'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
-      ),
     };
 
     const newestRows = this.db.prepare(
@@ -186,12 +166,13 @@ export class SqliteStore implements Store {
       if (!row.deleted) this.live.set(row.key, { revision: row.revision, createRevision: row.create_revision });
     }
 
+    this.writer = new SqliteWriter(path);
     this.setAutoCompaction(true);
   }
 
   setAutoCompaction(enabled: boolean): void {
     const interval = this.options.compactIntervalMs ?? 60_000;
-    if (enabled && interval > 0 && this.db.open && !this.compactTimer) {
+    if (enabled && interval > 0 && this.db.open && this.writer.alive && !this.compactTimer) {
       this.compactTimer = setInterval(() => this.autoCompact(), interval);
       this.compactTimer.unref();
     } else if (!enabled && this.compactTimer) {
@@ -214,9 +195,12 @@ export class SqliteStore implements Store {
   }
 
   async list(prefix: string): Promise<ListResult> {
+    // Every write acknowledged before the list must be in it. With no batch in flight the
+    // file holds exactly the acknowledged writes, so the list is consistent with `committed`.
     this.flush();
+    while (this.inflight.length > 0) await this.drained();
     const items = this.stmt.list.all(prefix, prefixEnd(prefix)).map(toKeyValue);
-    return { items, revision: this.revision };
+    return { items, revision: this.committed };
   }
 
   async create(key: string, value: string): Promise<WriteResult> {
@@ -241,7 +225,7 @@ export class SqliteStore implements Store {
   }
 
   async delete(key: string, expectedRevision?: number): Promise<WriteResult> {
-    const existing = this.newest(key);
+    const existing = this.live.has(key) ? this.newest(key) : undefined;
     if (!existing) return { ok: false, reason: 'notfound' };
     if (expectedRevision !== undefined && existing.revision !== expectedRevision) {
       return { ok: false, reason: 'conflict', current: toKeyValue(existing) };
@@ -274,26 +258,24 @@ export class SqliteStore implements Store {
   }
 
   async compact(revision: number): Promise<void> {
-    this.flush();
     const target = Math.min(revision, this.committed);
     if (target <= this.compacted) return;
-    for (let from = this.compacted; from < target; from += COMPACTION_WINDOW) {
-      const to = Math.min(from + COMPACTION_WINDOW, target);
-      this.stmt.compactReplaced.run(from, to);
-      this.stmt.compactTombstones.run(from, to);
-    }
-    this.stmt.setMeta.run('compact_revision', target);
+    const from = this.compacted;
+    // Refuse watches from below the target at once: the writer may remove their history any moment.
     this.compacted = target;
+    await this.writer.compact(from, target, COMPACTION_WINDOW);
   }
 
   async healthy(): Promise<boolean> {
-    return this.db.open;
+    return this.db.open && this.writer.alive;
   }
 
   async close(): Promise<void> {
-    this.flush();
     this.setAutoCompaction(false);
+    this.flush();
+    while (this.inflight.length > 0) await this.drained();
     this.subscribers.clear();
+    await this.writer.close();
     if (this.db.open) this.db.close();
   }
 
@@ -305,23 +287,23 @@ export class SqliteStore implements Store {
 
   /** The live row of a key: its newest row, unless that is a tombstone. */
   private newest(key: string): LogRow | undefined {
-    const row = this.stmt.newest.get(key);
+    const row = this.pending.get(key) ?? this.stmt.newest.get(key);
     return row && !row.deleted ? row : undefined;
   }
 
   /**
-   * Appends one log row to the open batch (opening one if needed) and
+   * Adds one log row to this turn's batch (opening one if needed) and
    * resolves once the batch has committed and the event is published.
    */
   private write(row: LogRow, event: StoreEvent): Promise<void> {
     if (!this.batch) {
-      this.stmt.begin.run();
-      this.batch = { startRevision: this.revision, replaced: [], events: [], waiters: [] };
+      this.batch = { startRevision: this.revision, rows: [], replaced: [], events: [], waiters: [], settled: false };
       setImmediate(() => this.flush());
     }
-    this.stmt.insertLog.run(row.revision, row.key, row.created, row.deleted, row.create_revision, row.prev_revision, row.value);
-    this.revision = row.revision;
     const batch = this.batch;
+    batch.rows.push(row);
+    this.pending.set(row.key, row);
+    this.revision = row.revision;
     batch.replaced.push([row.key, this.live.get(row.key)]);
     if (row.deleted) this.live.delete(row.key);
     else this.live.set(row.key, { revision: row.revision, createRevision: row.create_revision });
@@ -329,30 +311,63 @@ export class SqliteStore implements Store {
     return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
-  /** Commits the open batch, if any; then publishes its events and acknowledges its writes. */
+  /** Sends the open batch, if any, to the writer thread. */
   private flush(): void {
     const batch = this.batch;
     if (!batch) return;
     this.batch = undefined;
-    try {
-      this.stmt.commit.run();
-    } catch (err) {
-      try {
-        this.stmt.rollback.run();
-      } catch {
-        // the failed commit may already have rolled back
-      }
-      this.revision = batch.startRevision;
-      for (const [key, before] of batch.replaced.reverse()) {
+    this.inflight.push(batch);
+    this.writer.commit(batch.rows).then(() => this.committedBatch(batch), (err) => this.failedBatch(batch, err));
+  }
+
+  /** A batch is durable: publish its events, then acknowledge its writes. */
+  private committedBatch(batch: Batch): void {
+    if (batch.settled) return;
+    batch.settled = true;
+    this.inflight.shift(); // batches commit in the order they were sent, so this is `batch`
+    this.committed = batch.rows[batch.rows.length - 1].revision;
+    for (const row of batch.rows) {
+      if (this.pending.get(row.key) === row) this.pending.delete(row.key);
+    }
+    for (const e of batch.events) this.publish(e);
+    for (const w of batch.waiters) w.resolve();
+    this.wakeDrainWaiters();
+  }
+
+  /**
+   * A commit failed (the disk is full, say). Every later batch was decided on
+   * top of it, so they fail too: the store returns to the last committed
+   * state and the writer thread takes commits again.
+   */
+  private failedBatch(batch: Batch, err: unknown): void {
+    if (batch.settled) return;
+    const doomed = this.batch ? [...this.inflight, this.batch] : [...this.inflight];
+    this.inflight = [];
+    this.batch = undefined;
+    for (const b of doomed.reverse()) {
+      b.settled = true;
+      for (const [key, before] of b.replaced.reverse()) {
         if (before) this.live.set(key, before);
         else this.live.delete(key);
       }
-      for (const w of batch.waiters) w.reject(err);
-      return;
+      for (const w of b.waiters) w.reject(err);
     }
-    this.committed = this.revision;
-    for (const e of batch.events) this.publish(e);
-    for (const w of batch.waiters) w.resolve();
+    // Only rows of the doomed batches were pending.
+    this.pending.clear();
+    this.revision = this.committed;
+    void this.writer.reset().catch(() => undefined);
+    this.wakeDrainWaiters();
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.inflight.length > 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
   }
 
   private eventOf(row: LogRow): StoreEvent {

@@ -214,6 +214,25 @@ describe('status subresource', () => {
     await create(ts, rt, NS, manifest(rt, 'no-status'));
     expectStatus(await ts.api('GET', pathOf(rt, NS, 'no-status', 'status')), 404, 'NotFound');
   });
+
+  test('a status write is checked against the status schema and rules, and unknown status fields are dropped', async () => {
+    const pods = kind('pods');
+    const pod = await create(ts, pods, NS, manifest(pods, 'status-checked'));
+    const wrongType = await ts.api('PATCH', pathOf(pods, NS, 'status-checked', 'status'), { status: { phase: 5 } }, MERGE_PATCH);
+    expectStatus(wrongType, 422, 'Invalid');
+    expect(wrongType.body.details.causes).toEqual([expect.objectContaining({ field: 'status.phase' })]);
+    const unknownField = await ts.api('PATCH', pathOf(pods, NS, 'status-checked', 'status'), { status: { podIP: '10.0.0.9', bogus: 1 } }, MERGE_PATCH);
+    expect(unknownField.status).toBe(200);
+    expect(unknownField.body.status.podIP).toBe('10.0.0.9');
+    expect(unknownField.body.status.bogus).toBeUndefined();
+    expect(unknownField.body.spec).toEqual(pod.spec);
+
+    const nodes = kind('nodes');
+    await create(ts, nodes, undefined, manifest(nodes, 'status-checked-node'));
+    const negative = await ts.api('PATCH', pathOf(nodes, undefined, 'status-checked-node', 'status'), { status: { capacity: { cpu: '-1' } } }, MERGE_PATCH);
+    expectStatus(negative, 422, 'Invalid');
+    expect(negative.body.message).toContain('status.capacity.cpu: Invalid value: -1: must be greater than or equal to 0');
+  });
 });
 
 describe('pods/binding', () => {
