@@ -126,12 +126,26 @@ async function main(): Promise<void> {
     const leftAtRollout = pods.length - total;
     while (pods.length > total && performance.now() - t1 < 240_000) pods = await listPods();
     const oldGone = (performance.now() - t1) / 1000;
+    // Events are written in the background, behind the work they describe (see EventRecorder).
+    const eventCount = async () => JSON.parse((await request('GET', '/api/v1/namespaces/default/events')).body).items.length;
+    const eventsAtEnd = await eventCount();
+    // Then until no new event has appeared for a second: when the trailing events were all written.
+    let events = eventsAtEnd;
+    let eventsDone = performance.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const n = await eventCount();
+      if (n === events) break;
+      events = n;
+      eventsDone = performance.now();
+    }
     const running = pods.filter((p: any) => p.status?.phase === 'Running').length;
     console.log(`mk controllers benchmark: ${deployments} Deployments x ${replicas} replicas = ${total} pods on ${nodes} fake nodes, ${os.cpus().length} cores`);
     console.log(`  all available          ${createdOk ? `${available.toFixed(1)} s` : 'NOT reached within 120 s'}   (${(total / available).toFixed(0)} pods/s)   target <= 15 s: ${createdOk && available <= 15 ? 'met' : 'NOT met'}`);
     console.log(`  rollout to new image   ${rolledOk ? `${rollout.toFixed(1)} s` : 'NOT complete within 180 s'}   (${(total / rollout).toFixed(0)} pods replaced/s)   target <= 30 s: ${rolledOk && rollout <= 30 ? 'met' : 'NOT met'}`);
     console.log(`  old pods terminating   ${leftAtRollout} when the rollouts completed; all gone at ${oldGone.toFixed(1)} s`);
     console.log(`  pods at the end        ${pods.length} (${running} Running; want ${total})`);
+    console.log(`  events written         ${eventsAtEnd} when the old pods were gone; all ${events} by ${((eventsDone - t1) / 1000).toFixed(1)} s`);
     console.log(`  server peak RSS        ${mb(server.peakRss())}`);
     // CPU time is what the server spent whatever else ran on the machine: it compares runs on a busy box.
     console.log(`  server CPU             ${(cpu1 - cpu0).toFixed(1)} s to available, ${(cpu2 - cpu1).toFixed(1)} s for the rollout (${((cpu1 - cpu0) * 1000 / total).toFixed(2)} / ${((cpu2 - cpu1) * 1000 / total).toFixed(2)} ms per pod)`);

@@ -36,6 +36,8 @@ const PATCH_BODY_TYPES: Record<PatchType, string> = {
  * Errors are ApiStatusError, as over HTTP.
  */
 export class LocalClient implements KubeClient {
+  readonly inProcess = true;
+
   constructor(private readonly resources: ResourceStorage) {}
 
   async get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T> {

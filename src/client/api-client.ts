@@ -222,6 +222,8 @@ export interface WatchHandle {
  * the server cannot be reached.
  */
 export interface KubeClient {
+  /** Set by the API server's in-process client: requests share no connection and join the server's datastore commits. */
+  readonly inProcess?: boolean;
   get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T>;
   list<T extends KubeObject = KubeObject>(rt: ResourceType, namespace?: string, opts?: ListOptions): Promise<KubeList<T>>;
   create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T>;

@@ -406,6 +406,7 @@ export function fencedClient(client: KubeClient, term: LeaderTerm, lease: string
     if (!term.active) throw new Error(`not the leader of ${lease} any more: write refused`);
   };
   return {
+    inProcess: client.inProcess,
     get: (rt, namespace, name) => client.get(rt, namespace, name),
     list: (rt, namespace, opts) => client.list(rt, namespace, opts),
     watch: (rt, namespace, opts, onEvent) => client.watch(rt, namespace, opts, onEvent),
