@@ -99,6 +99,7 @@ async function main(): Promise<void> {
         }, 1000)
       : undefined;
     const cpu0 = server.cpuSeconds();
+    const agentCpu0 = agent.cpuSeconds();
     const t0 = performance.now();
     await runConcurrent(deployments, 16, async (i) => {
       const r = await request('POST', '/apis/apps/v1/namespaces/default/deployments', manifest(i, 'busybox:1.36'));
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
     const createdOk = await until(allComplete, 120_000);
     const available = (performance.now() - t0) / 1000;
     const cpu1 = server.cpuSeconds();
+    const agentCpu1 = agent.cpuSeconds();
 
     const t1 = performance.now();
     await runConcurrent(deployments, 16, async (i) => {
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
     const rolledOk = await until(allComplete, 180_000);
     const rollout = (performance.now() - t1) / 1000;
     const cpu2 = server.cpuSeconds();
+    const agentCpu2 = agent.cpuSeconds();
     clearInterval(progress);
     stream.close();
 
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
     console.log(`  server peak RSS        ${mb(server.peakRss())}`);
     // CPU time is what the server spent whatever else ran on the machine: it compares runs on a busy box.
     console.log(`  server CPU             ${(cpu1 - cpu0).toFixed(1)} s to available, ${(cpu2 - cpu1).toFixed(1)} s for the rollout (${((cpu1 - cpu0) * 1000 / total).toFixed(2)} / ${((cpu2 - cpu1) * 1000 / total).toFixed(2)} ms per pod)`);
+    console.log(`  agent CPU              ${(agentCpu1 - agentCpu0).toFixed(1)} s to available, ${(agentCpu2 - agentCpu1).toFixed(1)} s for the rollout`);
   } finally {
     await agent?.stop();
     await server.stop();

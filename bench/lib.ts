@@ -63,12 +63,7 @@ export async function startServerProcess(
     dataDir,
     child,
     peakRss: () => (sample(), peak),
-    cpuSeconds: () => {
-      // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name; clock ticks of 1/100 s on Linux.
-      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    cpuSeconds: () => cpuSecondsOf(child.pid!),
     stop: async (opts = {}) => {
       clearInterval(sampler);
       sample();
@@ -84,6 +79,8 @@ export interface AgentProcess {
   child: ChildProcess;
   /** Stops the agent (SIGTERM) and removes its data dir. */
   stop(): Promise<void>;
+  /** CPU time the agent has used so far, in seconds. */
+  cpuSeconds(): number;
 }
 
 /**
@@ -91,6 +88,14 @@ export interface AgentProcess {
  * every pod bound to one of them is reported Running and Ready over HTTPS, as a
  * kubelet would, without containers. Resolves once the nodes are registered.
  */
+/** User + system CPU a process has used, all its threads. */
+function cpuSecondsOf(pid: number): number {
+  // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name; clock ticks of 1/100 s on Linux.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export async function startFakeAgent(server: ServerProcess, nodes: number, nodeArgs: string[] = []): Promise<AgentProcess> {
   const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-agent-'));
   const child = spawn(process.execPath, [
@@ -123,7 +128,7 @@ export async function startFakeAgent(server: ServerProcess, nodes: number, nodeA
     await stop();
     throw err;
   }
-  return { child, stop };
+  return { child, stop, cpuSeconds: () => cpuSecondsOf(child.pid!) };
 }
 
 export interface Response {

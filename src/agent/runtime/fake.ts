@@ -122,6 +122,8 @@ export class FakeRuntime implements ContainerRuntime {
   private readonly pods = new Map<string, FakePod>();
   private readonly sandboxes = new Map<string, FakeSandbox>();
   private readonly containers = new Map<string, FakeContainer>();
+  /** What listPods last reported, until something changes. */
+  private listed?: RuntimePod[];
   private readonly handlers = new Set<(event: RuntimeEvent) => void>();
   private readonly imageIds = new Map<string, string>();
   private readonly net: { base: number; size: number; used: Set<number>; next: number };
@@ -178,6 +180,7 @@ export class FakeRuntime implements ContainerRuntime {
       },
     };
     this.sandboxes.set(sb.id, sb);
+    this.changed();
     let pod = this.pods.get(config.podUid);
     if (!pod) {
       pod = { name: config.name, namespace: config.namespace, sandboxes: new Set(), containers: new Set() };
@@ -192,6 +195,7 @@ export class FakeRuntime implements ContainerRuntime {
     const sb = this.sandboxes.get(id);
     if (!sb) return;
     this.sandboxes.delete(id);
+    this.changed();
     this.net.used.delete(sb.ipIndex);
     const pod = this.pods.get(sb.podUid);
     pod?.sandboxes.delete(id);
@@ -228,6 +232,7 @@ export class FakeRuntime implements ContainerRuntime {
     };
     this.containers.set(c.id, c);
     this.pods.get(sb.podUid)!.containers.add(c.id);
+    this.changed();
     return c.id;
   }
 
@@ -238,6 +243,7 @@ export class FakeRuntime implements ContainerRuntime {
     if (c.state !== 'created' || !this.containers.has(id)) return; // stopped or removed meanwhile
     c.state = 'running';
     c.startedAt = this.now();
+    this.changed();
     this.emit({ podUid: c.podUid, containerId: id, type: 'started' });
     if (c.exit) {
       const { code, afterMs } = c.exit;
@@ -258,21 +264,20 @@ export class FakeRuntime implements ContainerRuntime {
     clearTimeout(c.timer);
     this.containers.delete(id);
     this.pods.get(c.podUid)?.containers.delete(id);
+    this.changed();
     this.forgetPodIfEmpty(c.podUid);
   }
 
   async listPods(): Promise<RuntimePod[]> {
-    const out: RuntimePod[] = [];
-    for (const [podUid, pod] of this.pods) {
-      out.push({
-        podUid,
-        name: pod.name,
-        namespace: pod.namespace,
-        sandboxes: [...pod.sandboxes].map((id) => sandboxStatus(this.sandboxes.get(id)!)),
-        containers: [...pod.containers].map((id) => containerStatus(this.containers.get(id)!)),
-      });
-    }
-    return out;
+    // The agent relists after every pod sync; most find nothing changed since the last.
+    this.listed ??= [...this.pods].map(([podUid, pod]) => ({
+      podUid,
+      name: pod.name,
+      namespace: pod.namespace,
+      sandboxes: [...pod.sandboxes].map((id) => sandboxStatus(this.sandboxes.get(id)!)),
+      containers: [...pod.containers].map((id) => containerStatus(this.containers.get(id)!)),
+    }));
+    return [...this.listed];
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
@@ -360,6 +365,7 @@ export class FakeRuntime implements ContainerRuntime {
     c.exitCode = exitCode;
     if (reason) c.reason = reason;
     c.finishedAt = this.now();
+    this.changed();
     for (const f of c.followers ?? []) f.end();
     c.followers = undefined;
     this.emit({ podUid: c.podUid, containerId: c.id, type: 'died' });
@@ -411,6 +417,11 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.containers.get(id);
     if (!c) throw new Error(`fake runtime: no such container ${id}`);
     return c;
+  }
+
+  /** Every change to what listPods reports goes through here. */
+  private changed(): void {
+    this.listed = undefined;
   }
 
   private forgetPodIfEmpty(podUid: string): void {
