@@ -25,6 +25,27 @@ describe('SqliteStore durability', () => {
     await b.close();
   });
 
+  test('a commit the writer thread cannot make fails its writes and leaves the store as last committed', async () => {
+    const file = path.join(tempDir('mk-store-'), 'state.db');
+    const a = new SqliteStore(file, { compactIntervalMs: 0 });
+    await a.create('/before', 'v');
+    // A second store on the same file (never done for real) takes the next revision first,
+    // so the first store's next INSERT breaks the primary key and its commit fails.
+    const b = new SqliteStore(file, { compactIntervalMs: 0 });
+    expect((await b.create('/b', 'v')).ok).toBe(true);
+    const head = await a.currentRevision();
+    const results = await Promise.allSettled([a.create('/x', 'v'), a.update('/before', 'v2', head)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toContain('UNIQUE constraint failed');
+    // Nothing of the failed batch is visible, and compare-and-swap sees the committed state again.
+    expect(await a.get('/x')).toBeUndefined();
+    expect(await a.currentRevision()).toBe(head);
+    expect(await a.update('/before', 'v3', head + 7)).toMatchObject({ ok: false, reason: 'conflict', current: { value: 'v', revision: head } });
+    expect(await a.healthy()).toBe(true);
+    await a.close();
+    await b.close();
+  });
+
   test('revisions never go backwards after compacting away the newest rows', async () => {
     const file = path.join(tempDir('mk-store-'), 'state.db');
     const a = new SqliteStore(file, { compactIntervalMs: 0 });
