@@ -108,19 +108,11 @@ export class SqliteStore implements Store {
   private committed: number;
   /** The batch filling this turn. */
   private batch?: Batch;
-  /**
-   * The batch the writer thread is committing. One at a time: writes that
-   * arrive meanwhile fill the next batch, sent when this one is answered.
-   * (Each message wakes the writer thread, and the kernel tends to run the
-   * woken thread at once on this one's core: measured ~200 µs a message on
-   * two busy cores, so fewer, larger batches.)
-   */
-  private inflight?: Batch;
+  /** Batches sent to the writer thread, oldest first; they commit in this order. */
+  private inflight: Batch[] = [];
   /** Each key's newest row not yet committed (tombstones too): reads see it before the file does. */
   private readonly pending = new Map<string, LogRow>();
-  /** Reads that must see exactly the acknowledged writes: run when no batch is in flight. */
-  private idleReaders: Array<() => void> = [];
-  private settleWaiters: Array<() => void> = [];
+  private drainWaiters: Array<() => void> = [];
   private readonly writer: SqliteWriter;
   private compacted: number;
   private readonly subscribers = new Set<Subscriber>();
@@ -205,7 +197,11 @@ export class SqliteStore implements Store {
   async list(prefix: string): Promise<ListResult> {
     // Every write acknowledged before the list must be in it. With no batch in flight the
     // file holds exactly the acknowledged writes, so the list is consistent with `committed`.
-    return this.whenIdle(() => ({ items: this.stmt.list.all(prefix, prefixEnd(prefix)).map(toKeyValue), revision: this.committed }));
+    // (No new batch is sent while a list waits, so it cannot wait forever under load.)
+    this.flush();
+    while (this.inflight.length > 0) await this.drained();
+    const items = this.stmt.list.all(prefix, prefixEnd(prefix)).map(toKeyValue);
+    return { items, revision: this.committed };
   }
 
   async create(key: string, value: string): Promise<WriteResult> {
@@ -277,9 +273,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.setAutoCompaction(false);
-    while (this.inflight || this.batch) {
+    while (this.inflight.length > 0 || this.batch) {
       this.flush();
-      await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
+      await this.drained();
     }
     this.subscribers.clear();
     await this.writer.close();
@@ -318,38 +314,38 @@ export class SqliteStore implements Store {
     return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
-  /** Sends the open batch, if any, to the writer thread, unless one is in flight already. */
+  /** Sends the open batch, if any, to the writer thread (unless a read waits for the batches in flight). */
   private flush(): void {
     const batch = this.batch;
-    if (!batch || this.inflight) return;
+    if (!batch || this.drainWaiters.length > 0) return;
     this.batch = undefined;
-    this.inflight = batch;
+    this.inflight.push(batch);
     this.writer.commit(batch.rows).then(() => this.committedBatch(batch), (err) => this.failedBatch(batch, err));
   }
 
-  /** A batch is durable: publish its events, acknowledge its writes, then send the next batch. */
+  /** A batch is durable: publish its events, then acknowledge its writes. */
   private committedBatch(batch: Batch): void {
     if (batch.settled) return;
     batch.settled = true;
-    this.inflight = undefined;
+    this.inflight.shift(); // batches commit in the order they were sent, so this is `batch`
     this.committed = batch.rows[batch.rows.length - 1].revision;
     for (const row of batch.rows) {
       if (this.pending.get(row.key) === row) this.pending.delete(row.key);
     }
     for (const e of batch.events) this.publish(e);
     for (const w of batch.waiters) w.resolve();
-    this.settled();
+    this.wakeDrainWaiters();
   }
 
   /**
-   * A commit failed (the disk is full, say). The open batch was decided on
-   * top of it, so it fails too: the store returns to the last committed
+   * A commit failed (the disk is full, say). Every later batch was decided on
+   * top of it, so they fail too: the store returns to the last committed
    * state and the writer thread takes commits again.
    */
   private failedBatch(batch: Batch, err: unknown): void {
     if (batch.settled) return;
-    const doomed = this.batch ? [batch, this.batch] : [batch];
-    this.inflight = undefined;
+    const doomed = this.batch ? [...this.inflight, this.batch] : [...this.inflight];
+    this.inflight = [];
     this.batch = undefined;
     for (const b of doomed.reverse()) {
       b.settled = true;
@@ -363,32 +359,20 @@ export class SqliteStore implements Store {
     this.pending.clear();
     this.revision = this.committed;
     void this.writer.reset().catch(() => undefined);
-    this.settled();
+    this.wakeDrainWaiters();
   }
 
-  /** Between batches: runs the reads that waited for it, then sends the next batch. */
-  private settled(): void {
-    const readers = this.idleReaders;
-    this.idleReaders = [];
-    for (const read of readers) read();
-    const waiters = this.settleWaiters;
-    this.settleWaiters = [];
+  private drained(): Promise<void> {
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.inflight.length > 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
     for (const w of waiters) w();
-    this.flush();
-  }
-
-  /** Runs `read` (synchronous) at a moment no batch is in flight: now, or between two batches. */
-  private whenIdle<T>(read: () => T): Promise<T> {
-    if (!this.inflight) return Promise.resolve(read());
-    return new Promise<T>((resolve, reject) => {
-      this.idleReaders.push(() => {
-        try {
-          resolve(read());
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
+    // The batch held back for them goes once they have read.
+    if (waiters.length && this.batch) setImmediate(() => this.flush());
   }
 
   private eventOf(row: LogRow): StoreEvent {
