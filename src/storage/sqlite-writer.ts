@@ -44,7 +44,6 @@ export interface WriterReply {
  * then runs from `dist/` and from the TypeScript sources under jest.)
  */
 function writerThread(): void {
-  /* eslint-disable @typescript-eslint/no-var-requires */
   const { parentPort, workerData } = require('node:worker_threads');
   const Database = require(workerData.sqliteModule);
   const db = new Database(workerData.path);

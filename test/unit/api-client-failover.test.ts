@@ -206,17 +206,22 @@ describe('ApiClient with several servers', () => {
 
   it('a watch that was answered is not cut by the timeout while its events are slow to come', async () => {
     let send: ((line: string) => void) | undefined;
-    const a = await start('a', (_req, res) => {
+    const a = await start('a', (req, res) => {
+      // A plain read is never answered; the watch is answered at once, its event sent when the test says.
+      if (!req.url!.includes('watch=true')) return;
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.flushHeaders();
       send = (line) => res.end(`${line}\n`);
     });
     const client = clientFor([a], { timeoutMs: 100 });
     const events: WatchEvent[] = [];
+    let ended = false;
     const watch = client.watch(configmaps, 'default', { resourceVersion: '4' }, (e) => events.push(e));
+    void watch.done.then(() => (ended = true), () => (ended = true));
     await eventually(() => expect(send).toBeDefined());
-    // Not a wait for something to happen: showing that a timer does not fire takes outliving it, here three times over.
-    await new Promise((r) => setTimeout(r, 300));
+    // The timeout has passed once a read sent after the watch was answered has timed out.
+    await expect(client.get(configmaps, 'default', 'slow')).rejects.toThrow(/timed out after 100ms/);
+    expect(ended).toBe(false);
     send!(JSON.stringify({ type: 'ADDED', object: { ...cm('late'), metadata: { name: 'late', resourceVersion: '5' } } }));
     await watch.done;
     expect(events.map((e) => e.object.metadata.name)).toEqual(['late']);

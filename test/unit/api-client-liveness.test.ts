@@ -128,17 +128,22 @@ describe('a watch that asked for bookmarks', () => {
 
   it('a watch without bookmarks has no idle limit: the server owes it nothing while nothing changes', async () => {
     let send: ((text: string) => void) | undefined;
-    const a = await fakeServer((_req, res) => {
+    const a = await fakeServer((req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.flushHeaders();
-      send = (text) => res.end(text);
+      // The watch with bookmarks hears nothing at all; the one without gets its event when the test says.
+      if (!req.url!.includes('allowWatchBookmarks=true')) send = (text) => res.end(text);
     });
     const client = clientFor([a.url], { watchIdleTimeoutMs: 100 });
     const events: WatchEvent[] = [];
+    let ended = false;
     const watch = client.watch(configmaps, 'default', { resourceVersion: '4' }, (e) => events.push(e));
+    void watch.done.then(() => (ended = true), () => (ended = true));
     await eventually(() => expect(send).toBeDefined());
-    // Not a wait for something to happen: showing that a timer does not fire takes outliving it, here three times over.
-    await new Promise((r) => setTimeout(r, 300));
+    // The idle limit has passed once a watch with bookmarks, opened after it, has ended for its silence.
+    const idle = client.watch(configmaps, 'default', { resourceVersion: '4', allowWatchBookmarks: true }, () => undefined);
+    await expect(idle.done).rejects.toThrow(/received nothing/);
+    expect(ended).toBe(false);
     send!(line('ADDED', cm('late', '5')));
     await watch.done;
     expect(events.map((e) => e.object.metadata.name)).toEqual(['late']);

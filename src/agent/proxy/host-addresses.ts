@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from '../../pid';
 
 /**
  * The ClusterIPs held on the host, as kube-proxy's IPVS mode holds them on
@@ -39,16 +40,6 @@ function ip(args: string[], input?: string): Promise<IpResult> {
     });
     if (input !== undefined) child.stdin?.end(input);
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Instances in this process that own a lock, so a second one in the same process is refused too. */
@@ -209,7 +200,7 @@ export class HostAddresses {
       } catch {
         // unreadable: treat as stale
       }
-      if (pid && pid !== process.pid && alive(pid)) {
+      if (pid && pid !== process.pid && processAlive(pid)) {
         this.log(`another mk agent (pid ${pid}) holds the service addresses of this host (${this.lockFile})`);
         return false;
       }
