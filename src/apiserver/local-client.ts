@@ -33,6 +33,8 @@ const PATCH_BODY_TYPES: Record<PatchType, string> = {
  *
  * Like the HTTP client it hands out private copies: objects returned or
  * delivered are the caller's to keep, and objects passed in are not changed.
+ * The exception is a list or watch with `readOnly`, where the caller promises
+ * not to change what it gets and receives the watch cache's own objects.
  * Errors are ApiStatusError, as over HTTP.
  */
 export class LocalClient implements KubeClient {
@@ -52,7 +54,7 @@ export class LocalClient implements KubeClient {
         apiVersion: apiVersionOf(rt),
         kind: rt.listKind,
         metadata: { resourceVersion: String(revision) },
-        items: items.filter((i) => filter(i.object)).map((i) => JSON.parse(i.json)),
+        items: items.filter((i) => filter(i.object)).map((i) => (opts.readOnly ? sharedObject(i, !!opts.omitManagedFields) : JSON.parse(i.json))),
       };
     });
   }
@@ -175,17 +177,20 @@ export class LocalClient implements KubeClient {
     try {
       const filter = objectFilter(rt, namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
       const jsonOf = opts.omitManagedFields ? jsonWithoutManagedFields : (c: CachedObject) => c.json;
+      const objectOf = opts.readOnly
+        ? (c: CachedObject) => sharedObject(c, !!opts.omitManagedFields) as T
+        : (c: CachedObject) => JSON.parse(jsonOf(c)) as T;
       const cache = this.resources.cache(rt);
       const rv = opts.resourceVersion;
       const initial = !rv || rv === '0';
       const from = initial ? cache.revision : Number(rv);
       if (initial) {
-        for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: JSON.parse(jsonOf(item)) });
+        for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: objectOf(item) });
       }
       // The cache ends every watch when it relists: the stream ends after the events already queued, as over HTTP.
       unsubscribe = cache.watch(from, (e) => {
         const type = eventTypeFor(e, filter);
-        if (type) emit({ type, object: JSON.parse(jsonOf(e.object)) });
+        if (type) emit({ type, object: objectOf(e.object) });
       }, () => queueMicrotask(() => finish()), watchTrigger(rt, opts.fieldSelector));
       if (opts.timeoutSeconds) timer = setTimeout(() => finish(), opts.timeoutSeconds * 1000);
     } catch (err) {
@@ -199,6 +204,45 @@ export class LocalClient implements KubeClient {
     }
     return { stop: () => finish(), done };
   }
+}
+
+/**
+ * Kubernetes' cache mutation detector (KUBE_CACHE_MUTATION_DETECTOR): on in
+ * tests, where shared objects are frozen so that code changing one fails
+ * loudly instead of quietly corrupting the server's cache.
+ */
+const detectMutations = process.env.MK_CACHE_MUTATION_DETECTOR === 'true' ||
+  (process.env.NODE_ENV === 'test' && process.env.MK_CACHE_MUTATION_DETECTOR !== 'false');
+
+const sharedViews = new WeakMap<CachedObject, KubeObject>();
+
+/**
+ * The watch cache's object itself, for callers that promised not to change
+ * it; `omitManagedFields` gives a shallow copy whose metadata lacks them,
+ * made once per object version and shared by every in-process informer of
+ * the kind. Parsing a private copy per informer was the largest single cost
+ * of a pod event in the server, and kept two more copies of every pod alive.
+ */
+function sharedObject(c: CachedObject, omitManagedFields: boolean): KubeObject {
+  if (!omitManagedFields || !c.object.metadata?.managedFields) return frozen(c.object);
+  let view = sharedViews.get(c);
+  if (!view) {
+    const { managedFields: _managedFields, ...metadata } = c.object.metadata;
+    view = frozen({ ...c.object, metadata });
+    sharedViews.set(c, view);
+  }
+  return view;
+}
+
+function frozen<T>(value: T): T {
+  if (detectMutations) deepFreeze(value);
+  return value;
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
 }
 
 const withoutManagedFields = new WeakMap<CachedObject, string>();

@@ -155,6 +155,10 @@ export interface ListOptions {
   limit?: number;
   continue?: string;
   resourceVersion?: string;
+  /** See WatchOptions. */
+  omitManagedFields?: boolean;
+  /** See WatchOptions. */
+  readOnly?: boolean;
 }
 
 export interface WatchOptions {
@@ -164,11 +168,18 @@ export interface WatchOptions {
   allowWatchBookmarks?: boolean;
   timeoutSeconds?: number;
   /**
-   * The events' objects may come without `metadata.managedFields` (informers
-   * drop them anyway). The in-process client then skips parsing them; over
-   * HTTP the server sends them regardless.
+   * The objects may come without `metadata.managedFields` (informers drop
+   * them anyway). The in-process client then skips parsing them; over HTTP
+   * the server sends them regardless.
    */
   omitManagedFields?: boolean;
+  /**
+   * The caller promises never to change the objects it gets (an informer's
+   * cache). The in-process client then hands out the server's cached objects
+   * themselves, shared by every such caller, instead of parsing a private
+   * copy for each; over HTTP every object is a private copy anyway.
+   */
+  readOnly?: boolean;
 }
 
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';

@@ -10,8 +10,10 @@ import { ApiStatusError, type KubeClient, type WatchHandle } from './api-client'
  * means relist; a relist reports the differences it finds as events, so
  * handlers never miss a change, only intermediate states of it.
  *
- * Objects handed out are the informer's own: treat them as read-only and
- * clone before changing one. They come without `metadata.managedFields`.
+ * Objects handed out are read-only: clone before changing one. In the
+ * server's process they are the API server's cached objects themselves,
+ * shared by every informer there (frozen in tests, to catch a change). They
+ * come without `metadata.managedFields`.
  */
 
 export interface InformerOptions {
@@ -160,11 +162,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     const list = await this.client.list<T>(this.rt, this.options.namespace, {
       labelSelector: this.options.labelSelector,
       fieldSelector: this.options.fieldSelector,
+      omitManagedFields: true,
+      readOnly: true,
     });
     const seen = new Set<string>();
-    for (const obj of list.items) {
-      if (!obj.apiVersion) obj.apiVersion = list.apiVersion;
-      if (!obj.kind) obj.kind = this.rt.kind;
+    for (let obj of list.items) {
+      // A list's items may leave out their type, which the list carries (the objects may be shared: copied).
+      if (!obj.apiVersion || !obj.kind) obj = { ...obj, apiVersion: obj.apiVersion || list.apiVersion, kind: obj.kind || this.rt.kind };
       const key = objectKey(obj);
       seen.add(key);
       this.apply('ADDED', obj);
@@ -191,6 +195,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         fieldSelector: this.options.fieldSelector,
         allowWatchBookmarks: true,
         omitManagedFields: true,
+        readOnly: true,
       },
       (event: WatchEvent<T>) => {
         if (event.type === 'ERROR') {
@@ -211,6 +216,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     // Nothing reads managedFields from a cache, and they can be half of a small object: dropped, as
     // kube-controller-manager's and kube-scheduler's informers drop them (TransformStripManagedFields).
     // An update sent from a cached object then keeps the server's (a write without them keeps the live ones).
+    // In the server's process the objects come shared and already without them (see LocalClient).
     if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
     const key = objectKey(obj);
     const old = this.items.get(key);
