@@ -153,6 +153,12 @@ export class PodWorker {
   private lastWritten?: { basedOnRv?: string; resultRv?: string; sent: string };
   /** Set once a terminating pod's final status has been written. */
   private finalStatusWritten = false;
+  /**
+   * Set once the pod object's final delete has been answered: syncs that
+   * follow (woken by that status write's own echo) wait for the informer's
+   * DELETED instead of deleting again, as the kubelet deletes once.
+   */
+  private finalDeleteDone = false;
 
   constructor(
     readonly uid: string,
@@ -714,11 +720,13 @@ export class PodWorker {
       this.finalStatusWritten = true;
     }
     await this.removeAll(view);
+    if (this.finalDeleteDone) return;
     try {
       await ctx.client.delete(PODS, pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
     } catch (err) {
       if (!ApiStatusError.isNotFound(err) && !ApiStatusError.isConflict(err)) throw err;
     }
+    this.finalDeleteDone = true;
   }
 
   /** The pod is gone from the API (or never was ours): remove everything it left, then forget it. */

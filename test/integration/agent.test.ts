@@ -74,11 +74,36 @@ async function afterRelists(runtime: FakeRuntime, times: number): Promise<void> 
   }
 }
 
-async function startAgent(opts: Partial<AgentOptions> = {}, runtimeOpts: FakeRuntimeOptions = {}, runtime?: RecordingRuntime): Promise<Started> {
+/**
+ * The in-process client, remembering the name of every pod it was asked to
+ * delete, with its watch events arriving `watchLagMs` behind the answers to
+ * writes, as they can over HTTP on a busy server.
+ */
+class RecordingClient extends LocalClient {
+  readonly deleted: string[] = [];
+
+  constructor(private readonly watchLagMs = 0) {
+    super(ts.server.resources);
+  }
+
+  async delete(...args: Parameters<LocalClient['delete']>) {
+    this.deleted.push(args[2]);
+    return super.delete(...args);
+  }
+
+  watch(...[rt, namespace, opts, onEvent]: Parameters<LocalClient['watch']>) {
+    return super.watch(rt, namespace, opts, (e) => setTimeout(() => onEvent(e), this.watchLagMs));
+  }
+}
+
+async function startAgent(
+  opts: Partial<AgentOptions> = {}, runtimeOpts: FakeRuntimeOptions = {}, runtime?: RecordingRuntime,
+  client: LocalClient = new LocalClient(ts.server.resources),
+): Promise<Started> {
   const node = opts.nodeName ?? `agent-node-${++nodeCounter}`;
   runtime ??= new RecordingRuntime({ node, ...runtimeOpts });
   const dataDir = opts.dataDir ?? tempDir('mk-agent-');
-  const agent = new Agent(new LocalClient(ts.server.resources), runtime, {
+  const agent = new Agent(client, runtime, {
     nodeName: node,
     dataDir,
     capacity: { cpu: 4, memory: '8Gi', pods: 110 },
@@ -702,7 +727,8 @@ describe('logs and exec', () => {
 describe('deletion and adoption', () => {
   it('graceful delete runs preStop, stops and removes the containers, then deletes the pod', async () => {
     const hooks: string[][] = [];
-    const { node, runtime, dataDir } = await startAgent({}, { execHandler: (_id, cmd) => (cmd[0] === 'drain' ? (hooks.push(cmd), { exitCode: 0 }) : undefined) });
+    const client = new RecordingClient(50);
+    const { node, runtime, dataDir } = await startAgent({}, { execHandler: (_id, cmd) => (cmd[0] === 'drain' ? (hooks.push(cmd), { exitCode: 0 }) : undefined) }, undefined, client);
     await create(
       PODS,
       pod('doomed', node, { volumes: [{ name: 'scratch', emptyDir: {} }] }, [
@@ -719,6 +745,9 @@ describe('deletion and adoption', () => {
     expect(hooks).toEqual([['drain', '--now']]);
     const killing = (await events('doomed')).find((e) => e.reason === 'Killing');
     expect(killing).toMatchObject({ message: 'Stopping container main', involvedObject: expect.objectContaining({ fieldPath: 'spec.containers{main}' }) });
+    // The pod object is deleted once, as the kubelet does: the syncs its own final status write wakes do not delete again.
+    await afterRelists(runtime, 3);
+    expect(client.deleted).toEqual(['doomed']);
   });
 
   it('a restarted agent adopts running containers without duplicates and removes what is not its any more', async () => {
