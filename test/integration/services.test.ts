@@ -45,6 +45,15 @@ describe('the API server', () => {
   });
   afterAll(async () => ts?.destroy());
 
+  /**
+   * Deletes services a test allocated dynamically, so that later tests asking
+   * for fixed cluster IPs and node ports (10.43.0.60, 30600, ...) cannot find
+   * them taken by chance.
+   */
+  async function deleteServices(names: string[]): Promise<void> {
+    for (const name of names) expect((await ts.api('DELETE', pathOf(services, NS, name))).status).toBe(200);
+  }
+
   test('the kubernetes service is the first address of the service CIDR and points at the API server', async () => {
     const svc = (await ts.api('GET', pathOf(services, NS, 'kubernetes'))).body;
     expect(svc.metadata.labels).toEqual({ component: 'apiserver', provider: 'kubernetes' });
@@ -91,6 +100,7 @@ describe('the API server', () => {
     expect(headless.spec.clusterIPs).toEqual(['None']);
     const external = await create(ts, services, NS, service('web-external', { type: 'ExternalName', externalName: 'example.com' }));
     expect(external.spec.clusterIP).toBeUndefined();
+    await deleteServices(['web', 'web-np', 'web-headless', 'web-external']);
   });
 
   test('a taken or out-of-range cluster IP or node port is 422 Invalid, as are unnamed ports', async () => {
@@ -122,6 +132,7 @@ describe('the API server', () => {
     const ports = results.map((r) => r.body.spec.ports[0].nodePort);
     expect(new Set(ips).size).toBe(40);
     expect(new Set(ports).size).toBe(40);
+    await deleteServices(results.map((_, i) => `burst-${i}`));
   });
 
   test('updates keep allocated values, cannot change the cluster IP, and free what a type change or delete drops', async () => {
