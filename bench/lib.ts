@@ -75,6 +75,14 @@ export async function startServerProcess(
   };
 }
 
+/** User + system CPU a process has used, all its threads. */
+function cpuSecondsOf(pid: number): number {
+  // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name; clock ticks of 1/100 s on Linux.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export interface AgentProcess {
   child: ChildProcess;
   /** Stops the agent (SIGTERM) and removes its data dir. */
@@ -88,14 +96,6 @@ export interface AgentProcess {
  * every pod bound to one of them is reported Running and Ready over HTTPS, as a
  * kubelet would, without containers. Resolves once the nodes are registered.
  */
-/** User + system CPU a process has used, all its threads. */
-function cpuSecondsOf(pid: number): number {
-  // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name; clock ticks of 1/100 s on Linux.
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 export async function startFakeAgent(server: ServerProcess, nodes: number, nodeArgs: string[] = []): Promise<AgentProcess> {
   const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-bench-agent-'));
   const child = spawn(process.execPath, [

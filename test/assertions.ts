@@ -1,3 +1,4 @@
+import { deepFreeze } from '../src/api/patch';
 import { ApiError } from '../src/apiserver/errors';
 
 /** Runs `fn`, which must throw an ApiError, and returns it. */
@@ -11,11 +12,5 @@ export function apiErrorOf(fn: () => unknown): ApiError {
   throw new Error('expected an ApiError');
 }
 
-/** Deep-frozen copies make any mutation of an input throw. */
-export function frozen<T>(v: T): T {
-  if (typeof v === 'object' && v !== null) {
-    for (const child of Object.values(v)) frozen(child);
-    Object.freeze(v);
-  }
-  return v;
-}
+/** Deep-frozen inputs make any mutation of them throw. */
+export const frozen = deepFreeze;

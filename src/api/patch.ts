@@ -30,6 +30,15 @@ export function clone<T>(v: T): T {
   return out as T;
 }
 
+/** Freezes a JSON value and everything in it, so that changing any part throws (in strict mode). */
+export function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
+
 export function hasOwn(obj: JsonObject, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(obj, key);
 }

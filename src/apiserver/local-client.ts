@@ -13,8 +13,8 @@ import {
 } from '../client/api-client';
 import { TooOldError, type CachedObject } from '../storage/watch-cache';
 import { ApiError, datastoreError, gone } from './errors';
+import { deepFreeze } from '../api/patch';
 import { objectFilter, patcher } from './handlers';
-import { objectEnd } from './list-response';
 import { DEFAULT_FIELD_MANAGER, watchTrigger, type ResourceStorage } from './resources';
 import { eventTypeFor } from './watch';
 
@@ -54,7 +54,7 @@ export class LocalClient implements KubeClient {
         apiVersion: apiVersionOf(rt),
         kind: rt.listKind,
         metadata: { resourceVersion: String(revision) },
-        items: items.filter((i) => filter(i.object)).map((i) => (opts.readOnly ? sharedObject(i, !!opts.omitManagedFields) : JSON.parse(i.json))),
+        items: items.filter((i) => filter(i.object)).map((i) => objectFor(i, opts) as T),
       };
     });
   }
@@ -176,21 +176,17 @@ export class LocalClient implements KubeClient {
 
     try {
       const filter = objectFilter(rt, namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
-      const jsonOf = opts.omitManagedFields ? jsonWithoutManagedFields : (c: CachedObject) => c.json;
-      const objectOf = opts.readOnly
-        ? (c: CachedObject) => sharedObject(c, !!opts.omitManagedFields) as T
-        : (c: CachedObject) => JSON.parse(jsonOf(c)) as T;
       const cache = this.resources.cache(rt);
       const rv = opts.resourceVersion;
       const initial = !rv || rv === '0';
       const from = initial ? cache.revision : Number(rv);
       if (initial) {
-        for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: objectOf(item) });
+        for (const item of cache.list()) if (filter(item.object)) emit({ type: 'ADDED', object: objectFor(item, opts) as T });
       }
       // The cache ends every watch when it relists: the stream ends after the events already queued, as over HTTP.
       unsubscribe = cache.watch(from, (e) => {
         const type = eventTypeFor(e, filter);
-        if (type) emit({ type, object: objectOf(e.object) });
+        if (type) emit({ type, object: objectFor(e.object, opts) as T });
       }, () => queueMicrotask(() => finish()), watchTrigger(rt, opts.fieldSelector));
       if (opts.timeoutSeconds) timer = setTimeout(() => finish(), opts.timeoutSeconds * 1000);
     } catch (err) {
@@ -214,14 +210,26 @@ export class LocalClient implements KubeClient {
 const detectMutations = process.env.MK_CACHE_MUTATION_DETECTOR === 'true' ||
   (process.env.NODE_ENV === 'test' && process.env.MK_CACHE_MUTATION_DETECTOR !== 'false');
 
+/**
+ * What a list or watch hands out for a cached object: a private copy, or
+ * for a caller that promised not to change it (`readOnly`), the cached
+ * object itself (see sharedObject).
+ */
+function objectFor(c: CachedObject, opts: { omitManagedFields?: boolean; readOnly?: boolean }): KubeObject {
+  if (opts.readOnly) return sharedObject(c, !!opts.omitManagedFields);
+  const copy = JSON.parse(c.json) as KubeObject;
+  if (opts.omitManagedFields) delete copy.metadata?.managedFields;
+  return copy;
+}
+
 const sharedViews = new WeakMap<CachedObject, KubeObject>();
 
 /**
- * The watch cache's object itself, for callers that promised not to change
- * it; `omitManagedFields` gives a shallow copy whose metadata lacks them,
- * made once per object version and shared by every in-process informer of
- * the kind. Parsing a private copy per informer was the largest single cost
- * of a pod event in the server, and kept two more copies of every pod alive.
+ * The watch cache's object itself; `omitManagedFields` gives a shallow copy
+ * whose metadata lacks them, made once per object version and shared by
+ * every in-process informer of the kind. Parsing a private copy per
+ * informer was the largest single cost of a pod event in the server, and
+ * kept two more copies of every pod alive.
  */
 function sharedObject(c: CachedObject, omitManagedFields: boolean): KubeObject {
   if (!omitManagedFields || !c.object.metadata?.managedFields) return frozen(c.object);
@@ -235,42 +243,7 @@ function sharedObject(c: CachedObject, omitManagedFields: boolean): KubeObject {
 }
 
 function frozen<T>(value: T): T {
-  if (detectMutations) deepFreeze(value);
-  return value;
-}
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const child of Object.values(value)) deepFreeze(child);
-}
-
-const withoutManagedFields = new WeakMap<CachedObject, string>();
-
-/**
- * An object's JSON without `metadata.managedFields`, cut from its cached JSON
- * once per object version and shared by every in-process watch that asked
- * for it: the managed fields can be half of a small object, and parsing them
- * for informers that drop them (client-go's TransformStripManagedFields) was
- * a large part of each event's cost.
- */
-function jsonWithoutManagedFields(c: CachedObject): string {
-  let json = withoutManagedFields.get(c);
-  if (json !== undefined) return json;
-  json = c.json;
-  const meta = json.indexOf('"metadata":{');
-  const metaEnd = meta >= 0 ? objectEnd(json, meta + '"metadata":'.length) : -1;
-  // Inside metadata only its own member can look like this (labels and annotations hold strings).
-  const at = metaEnd > 0 ? json.indexOf('"managedFields":[', meta) : -1;
-  const end = at > 0 && at < metaEnd ? objectEnd(json, at + '"managedFields":'.length) : -1;
-  if (end > 0) {
-    // The member goes with one comma beside it.
-    const from = json[at - 1] === ',' ? at - 1 : at;
-    const to = from === at && json[end] === ',' ? end + 1 : end;
-    json = json.slice(0, from) + json.slice(to);
-  }
-  withoutManagedFields.set(c, json);
-  return json;
+  return detectMutations ? deepFreeze(value) : value;
 }
 
 function toClientError(err: unknown): unknown {

@@ -169,8 +169,8 @@ export interface WatchOptions {
   timeoutSeconds?: number;
   /**
    * The objects may come without `metadata.managedFields` (informers drop
-   * them anyway). The in-process client then skips parsing them; over HTTP
-   * the server sends them regardless.
+   * them anyway). The in-process client then leaves them out; over HTTP the
+   * server sends them regardless.
    */
   omitManagedFields?: boolean;
   /**

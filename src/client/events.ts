@@ -25,9 +25,10 @@ const IN_PROCESS_WRITERS = 16;
  * that cannot be written is reported to `onError` and dropped, because the
  * work it describes has already happened.
  *
- * As client-go's broadcaster, a recorder writes its events in the background
- * one at a time (see IN_PROCESS_WRITERS), in order, from a queue of at most MAX_QUEUED_EVENTS (a
- * recorder that falls further behind drops new events and says so). So a
+ * As client-go's broadcaster, a recorder writes its events in the background,
+ * in the order they were recorded, one at a time over HTTP (in-process, see
+ * IN_PROCESS_WRITERS), from a queue of at most MAX_QUEUED_EVENTS (a recorder
+ * that falls further behind drops new events and says so). So a
  * burst of events trails the work it describes instead of crowding it out:
  * a kubelet's status updates and lease renewals do not wait behind hundreds
  * of its own events.
@@ -86,7 +87,7 @@ export class EventRecorder {
     if (this.writers < this.concurrency) void this.writeQueued();
   }
 
-  /** Writes queued events, in order, one at a time until none is left. */
+  /** One writer: takes queued events, oldest first, one at a time until none is left. */
   private async writeQueued(): Promise<void> {
     this.writers++;
     for (let event = this.queue.shift(); event; event = this.queue.shift()) {

@@ -64,8 +64,6 @@ interface LiveKey {
 
 /** Writes that share one transaction: open while it fills, then in flight in the writer thread. */
 interface Batch {
-  /** The revision before the batch's first write. */
-  startRevision: number;
   rows: LogRow[];
   /** What the batch's writes replaced in `live`, to put back if the commit fails. */
   replaced: Array<[string, LiveKey | undefined]>;
@@ -300,7 +298,7 @@ export class SqliteStore implements Store {
    */
   private write(row: LogRow, event: StoreEvent): Promise<void> {
     if (!this.batch) {
-      this.batch = { startRevision: this.revision, rows: [], replaced: [], events: [], waiters: [], settled: false };
+      this.batch = { rows: [], replaced: [], events: [], waiters: [], settled: false };
       setImmediate(() => this.flush());
     }
     const batch = this.batch;

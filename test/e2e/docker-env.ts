@@ -149,11 +149,6 @@ export async function stopPodOnDocker(ts: TestServer | undefined, node: string, 
   }
 }
 
-/**
- * Builds TEST_IMAGE once (`docker import` of a tar made in memory) and
- * returns its name. Safe when several jest workers call it at once: one
- * builds under an exclusive lock file, the others wait for the image.
- */
 /** Runs a command in a pod through the API server's pods/exec, as `mk exec` does, collecting its output. */
 export async function execCaptured(
   ts: TestServer, namespace: string, pod: string, command: string[], container?: string,
@@ -175,6 +170,11 @@ export async function execCaptured(
   return { code, stdout, stderr };
 }
 
+/**
+ * Builds TEST_IMAGE once (`docker import` of a tar made in memory) and
+ * returns its name. Safe when several jest workers call it at once: one
+ * builds under an exclusive lock file, the others wait for the image.
+ */
 export async function ensureTestImage(): Promise<string> {
   testImage ??= buildTestImage().catch((err) => {
     testImage = undefined;
