@@ -3,6 +3,7 @@ import { strategicMergeSchema } from '../api/strategic-merge';
 import type { KubeList, KubeObject, Status, WatchEvent } from '../api/types';
 import {
   ApiStatusError,
+  type CreateOptions,
   type DeleteOptions,
   type KubeClient,
   type ListOptions,
@@ -33,8 +34,9 @@ const PATCH_BODY_TYPES: Record<PatchType, string> = {
  *
  * Like the HTTP client it hands out private copies: objects returned or
  * delivered are the caller's to keep, and objects passed in are not changed.
- * The exception is a list or watch with `readOnly`, where the caller promises
- * not to change what it gets and receives the watch cache's own objects.
+ * The exception is a list, watch or create with `readOnly`, where the caller
+ * promises not to change what it gets and receives the watch cache's own
+ * objects.
  * Errors are ApiStatusError, as over HTTP.
  */
 export class LocalClient implements KubeClient {
@@ -59,11 +61,11 @@ export class LocalClient implements KubeClient {
     });
   }
 
-  async create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T> {
+  async create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T, opts: CreateOptions = {}): Promise<T> {
     return call(async () => {
       const copy = structuredClone(obj);
       const result = await this.resources.create(rt, copy.metadata?.namespace, copy);
-      return JSON.parse(result.object.json);
+      return objectFor(result.object, opts) as T;
     });
   }
 

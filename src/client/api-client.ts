@@ -200,6 +200,15 @@ const patchContentTypes: Record<PatchType, string> = {
   apply: 'application/apply-patch+yaml',
 };
 
+export interface CreateOptions {
+  /**
+   * The caller will not change the object it gets back (or ignores it). The
+   * in-process client then returns the server's cached object itself
+   * instead of parsing a copy, as for WatchOptions.readOnly.
+   */
+  readOnly?: boolean;
+}
+
 export interface PatchOptions {
   /** Required by the API for `apply` patches; mk defaults it to `mk`. */
   fieldManager?: string;
@@ -237,7 +246,7 @@ export interface KubeClient {
   readonly inProcess?: boolean;
   get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T>;
   list<T extends KubeObject = KubeObject>(rt: ResourceType, namespace?: string, opts?: ListOptions): Promise<KubeList<T>>;
-  create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T>;
+  create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T, opts?: CreateOptions): Promise<T>;
   update<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T>;
   updateStatus<T extends KubeObject = KubeObject>(rt: ResourceType, obj: T): Promise<T>;
   patch<T extends KubeObject = KubeObject>(

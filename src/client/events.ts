@@ -91,7 +91,7 @@ export class EventRecorder {
   private async writeQueued(): Promise<void> {
     this.writers++;
     for (let event = this.queue.shift(); event; event = this.queue.shift()) {
-      await this.client.create(EVENTS, event).catch(this.onError);
+      await this.client.create(EVENTS, event, { readOnly: true }).catch(this.onError);
     }
     this.writers--;
   }

@@ -410,7 +410,7 @@ export function fencedClient(client: KubeClient, term: LeaderTerm, lease: string
     get: (rt, namespace, name) => client.get(rt, namespace, name),
     list: (rt, namespace, opts) => client.list(rt, namespace, opts),
     watch: (rt, namespace, opts, onEvent) => client.watch(rt, namespace, opts, onEvent),
-    create: async (rt, obj) => (check(), client.create(rt, obj)),
+    create: async (rt, obj, opts) => (check(), client.create(rt, obj, opts)),
     update: async (rt, obj) => (check(), client.update(rt, obj)),
     updateStatus: async (rt, obj) => (check(), client.updateStatus(rt, obj)),
     patch: async (rt, namespace, name, patch, type, opts) => (check(), client.patch(rt, namespace, name, patch, type, opts)),

@@ -245,7 +245,7 @@ export class ReplicaSetController implements Reconciler {
       const ns = rs.metadata.namespace!;
       const { created, failed, error } = await slowStartBatch(want, SLOW_START_INITIAL_BATCH, async () => {
         try {
-          await this.ctx.client.create(PODS, podFromTemplate(rs.spec.template, ns, `${rs.metadata.name}-`, owner));
+          await this.ctx.client.create(PODS, podFromTemplate(rs.spec.template, ns, `${rs.metadata.name}-`, owner), { readOnly: true });
         } catch (err) {
           // This create will never be observed.
           this.expectations.creationObserved(key);

@@ -67,3 +67,14 @@ test('a watch that does not promise to leave its objects alone gets private, wri
     watch.stop();
   }
 });
+
+test('a create that promises to leave its answer alone gets the cached object; a plain one a private copy', async () => {
+  const client = new LocalClient(ts.server.resources);
+  const shared = await client.create(PODS, podManifest('created-shared'), { readOnly: true });
+  expect(Object.isFrozen(shared.metadata)).toBe(true);
+  expect(shared.metadata.uid).toBeTruthy();
+  const mine = await client.create(PODS, podManifest('created-private'));
+  expect(Object.isFrozen(mine)).toBe(false);
+  mine.metadata.labels = { changed: 'yes' };
+  expect((await ts.api('GET', '/api/v1/namespaces/default/pods/created-private')).body.metadata.labels).toEqual({ app: 'created-private' });
+});
